@@ -63,6 +63,15 @@ class Distribution(abc.ABC):
         sharpens (<1) or flattens (>1) the distribution; 1 samples it exactly.
         """
 
+    def param_channels(self, channel: int) -> slice:
+        """The slice of the P parameter channels that channel ``channel``'s conditional is read from.
+
+        Used by the causality oracle: those parameters may depend on earlier
+        pixels and, when ``autoregressive_channels``, on earlier channels of the
+        same pixel. Default: all of them (they must not see the pixel at all).
+        """
+        return slice(0, self.num_params)
+
     @abc.abstractmethod
     def mode(self, params: torch.Tensor) -> torch.Tensor:
         """The MAP value per sub-pixel (for mixtures: the mode of the most likely component)."""
@@ -72,12 +81,52 @@ class Distribution(abc.ABC):
         """Parameters (n, P, H, W) of the uniform distribution over 0..K-1 for every sub-pixel."""
 
     def check_input(self, params: torch.Tensor, x: torch.Tensor) -> None:
+        """Raise ValueError unless params is (N, P, H, W) and x is an integer (N, C, H, W) in 0..K-1."""
         if params.dim() != 4 or params.shape[1] != self.num_params:
             raise ValueError(f"{self.name}: params must be (N, {self.num_params}, H, W), got {tuple(params.shape)}")
         if x.dim() != 4 or x.shape[1] != self.num_channels or x.shape[2:] != params.shape[2:] \
                 or x.shape[0] != params.shape[0]:
             raise ValueError(f"{self.name}: x must be (N, {self.num_channels}, H, W) matching params "
                              f"{tuple(params.shape)}, got {tuple(x.shape)}")
+        if x.is_floating_point() or x.is_complex():
+            raise ValueError(f"{self.name}: x must hold integer levels 0..{self.num_levels - 1}, "
+                             f"got dtype {x.dtype}; pass the uint8/int64 image, not a rescaled float")
+        if x.numel() > 0 and bool(((x < 0) | (x >= self.num_levels)).any()):
+            raise ValueError(f"{self.name}: x has values outside 0..{self.num_levels - 1} "
+                             f"(min {int(x.min())}, max {int(x.max())}); check num_levels")
+
+    def check_channel(self, channel: int | None) -> None:
+        """Raise ValueError unless ``channel`` is None or a valid sub-pixel index for this distribution."""
+        if channel is None:
+            return
+        if not self.autoregressive_channels:
+            raise ValueError(f"{self.name}: channel={channel} is not supported; this distribution "
+                             "samples all channels of a pixel at once (autoregressive_channels=False)")
+        if not 0 <= channel < self.num_channels:
+            raise ValueError(f"{self.name}: channel must be in 0..{self.num_channels - 1}, got {channel}")
+
+
+def check_temperature(temperature: float) -> None:
+    """Raise ValueError unless ``temperature`` is a finite positive number."""
+    if not (math.isfinite(temperature) and temperature > 0):
+        raise ValueError(f"temperature must be a finite number > 0, got {temperature}; "
+                         "use mode() for the deterministic limit")
+
+
+def compute_dtype(params: torch.Tensor) -> torch.dtype:
+    """float32 for half/bfloat16/float32 params, float64 for float64: log-probs are never computed in 16 bits."""
+    return torch.promote_types(params.dtype, torch.float32)
+
+
+def gumbel_argmax(logits: torch.Tensor, dim: int, generator: torch.Generator | None) -> torch.Tensor:
+    """One exact draw from Categorical(softmax(logits, dim)) by the Gumbel-max trick, int64.
+
+    Consumes ``logits.numel()`` uniforms from ``generator`` (float32, on the logits' device).
+    """
+    u = torch.rand(logits.shape, generator=generator, device=logits.device, dtype=torch.float32)
+    # torch.rand is in [0, 1): keep u > 0 so that -log(-log u) stays finite.
+    gumbel = -torch.log(-torch.log(u.clamp_min(torch.finfo(torch.float32).tiny)))
+    return (logits.to(compute_dtype(logits)) + gumbel).argmax(dim=dim)
 
 
 def bits_per_dim(nll_nats_sum: float, num_dims: int) -> float:

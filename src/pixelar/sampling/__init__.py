@@ -1,0 +1,60 @@
+"""Samplers: every loop over pixels lives here.
+
+``sample``/``complete`` pick a method: ``naive`` is the reference raster loop;
+``auto`` picks the fastest exact method available for the model.
+"""
+from __future__ import annotations
+
+import torch
+
+from ..models.base import AutoregressiveModel
+from .naive import sample_naive
+
+METHODS = ("auto", "naive")
+
+
+def _method(model: AutoregressiveModel, method: str) -> str:
+    if method not in METHODS:
+        raise ValueError(f"unknown sampling method '{method}'; choose one of {', '.join(METHODS)}")
+    return "naive"
+
+
+def _check_cond(model: AutoregressiveModel, n: int, cond: torch.Tensor | None) -> torch.Tensor | None:
+    if model.config.num_classes and cond is not None and cond.dim() == 0:
+        cond = cond.expand(n)
+    return cond
+
+
+@torch.no_grad()
+def sample(model: AutoregressiveModel, n: int, cond: torch.Tensor | None = None,
+           generator: torch.Generator | None = None, temperature: float = 1.0,
+           method: str = "auto", progress: bool = False) -> torch.Tensor:
+    """n fresh images (n, C, H, W) uint8."""
+    c, h, w = model.image_shape
+    device = next(model.parameters()).device
+    x = torch.zeros(n, c, h, w, dtype=torch.long, device=device)
+    known = torch.zeros(n, c, h, w, dtype=torch.bool, device=device)
+    return complete(model, x, known, cond=cond, generator=generator, temperature=temperature,
+                    method=method, progress=progress)
+
+
+@torch.no_grad()
+def complete(model: AutoregressiveModel, x: torch.Tensor, known: torch.Tensor,
+             cond: torch.Tensor | None = None, generator: torch.Generator | None = None,
+             temperature: float = 1.0, method: str = "auto", progress: bool = False) -> torch.Tensor:
+    """Sample the sub-pixels of x (N, C, H, W) where the bool mask ``known`` is False."""
+    if known.dtype != torch.bool:
+        raise ValueError("known must be a bool tensor (True = keep this sub-pixel)")
+    known = known.expand_as(x)
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    cond = _check_cond(model, x.shape[0], cond)
+    model.check_input(x, cond)
+    _method(model, method)
+    was_training = model.training
+    model.eval()
+    try:
+        return sample_naive(model, x, known, cond=cond, generator=generator,
+                            temperature=temperature, progress=progress)
+    finally:
+        model.train(was_training)

@@ -1,0 +1,174 @@
+"""The subcommands behind ``pixelar`` (the parser is in cli.py). Each is a few library calls."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import config as config_lib
+from . import registry
+from .errors import CheckpointError, PixelarError
+from .training import checkpoint as ckpt
+
+
+def check_data_fits(model_cfg: Any, info: Any, hint: str) -> None:
+    """The data set's images must be what the model models: channels, size and levels."""
+    want = (model_cfg.image_channels, model_cfg.image_size, model_cfg.num_levels)
+    got = (info.num_channels, info.image_size, info.num_levels)
+    if want != got:
+        raise PixelarError(
+            f"data set '{info.name}' has {got[1]}x{got[1]}x{got[0]} images with {got[2]} levels, but the model "
+            f"expects {want[1]}x{want[1]}x{want[0]} with {want[2]} levels; {hint}")
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    print(f"{'model':<16} {'preset':<16} {'parameters':>12}  description")
+    for name, e in registry.MODELS.items():
+        for preset, fn in e.presets.items():
+            p = fn()
+            n = e.model_class(p.model).num_parameters()
+            default = " (default)" if preset == e.default_preset else ""
+            print(f"{name:<16} {preset:<16} {n:>12,}  {p.description}{default}")
+    return 0
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from .data import list_datasets
+    for name in list_datasets():
+        print(name)
+    return 0
+
+
+def _load_data(name: str, split: str, root: str | None) -> Any:
+    from .data import load_dataset
+    return load_dataset(name, split=split, root=root)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .training.trainer import Trainer
+    overrides = config_lib.parse_assignments(args.overrides)
+    model_cfg, train_cfg = registry.resolve(args.model, args.preset, overrides)
+    out = Path(args.out)
+    if ckpt.checkpoint_dirs(out) and not args.resume:
+        raise PixelarError(f"{out} already holds a training run; pass --resume to continue it "
+                           "or choose another --out")
+    if args.resume and not ckpt.checkpoint_dirs(out):
+        raise CheckpointError(f"--resume: no checkpoint in {out / 'checkpoints'}")
+    train_data = _load_data(args.dataset, "train", args.data_root)
+    check_data_fits(model_cfg, train_data.info,
+                    "pick a matching --preset or --set model.image_size=/model.image_channels=/model.num_levels=")
+    eval_data = None if args.eval_split == "none" else _load_data(args.dataset, args.eval_split, args.data_root)
+    model = registry.entry(args.model).model_class(model_cfg)
+    trainer = Trainer(model, train_cfg, train_data, out, eval_data=eval_data, device=args.device,
+                      progress=not args.quiet, extra_meta={"dataset": args.dataset})
+    if args.resume:
+        print(f"resuming from {trainer.resume()} (step {trainer.step})")
+    result = trainer.run(steps=args.steps, epochs=args.epochs, minutes=args.minutes)
+    line = f"step {result['step']}: train {result['train_bpd']:.4f} bits/dim"
+    if "test_bits_per_dim" in result:
+        line += f", {args.eval_split} {result['test_bits_per_dim']:.4f} bits/dim"
+    print(line + f"; checkpoint {result['checkpoint']}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluation.bpd import evaluate
+    model = ckpt.load(args.checkpoint, map_location=args.device)
+    data = _load_data(args.dataset, args.split, args.data_root)
+    check_data_fits(model.config, data.info, "evaluate on a data set of the kind the model was trained on")
+    r = evaluate(model, data, batch_size=args.batch_size, max_images=args.max_images,
+                 progress=not args.json, device=args.device)
+    r = {"dataset": args.dataset, "split": args.split, **r}
+    if args.json:
+        print(json.dumps(r, sort_keys=True))
+    else:
+        print(f"{args.dataset}/{args.split}: {r['bits_per_dim']:.4f} bits/dim, "
+              f"{r['nats_per_image']:.2f} nats/image over {r['num_images']} images")
+    return 0
+
+
+def _cond(model: Any, label: int | None, n: int, device: str) -> torch.Tensor | None:
+    k = model.config.num_classes
+    if k == 0:
+        if label is not None:
+            raise PixelarError("--class given, but this model is not class-conditional")
+        return None
+    if label is None:
+        raise PixelarError(f"this model is class-conditional: pass --class 0..{k - 1}")
+    if not 0 <= label < k:
+        raise PixelarError(f"--class must be in 0..{k - 1}, got {label}")
+    return torch.full((n,), label, dtype=torch.long, device=device)
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from .imageio import check_writable, grid, save_png
+    if args.n < 1:
+        raise PixelarError("-n must be at least 1")
+    check_writable(args.out, args.force)
+    model = ckpt.load(args.checkpoint, map_location=args.device)
+    cond = _cond(model, args.label, args.n, args.device)
+    g = torch.Generator(device=args.device).manual_seed(args.seed)
+    x = model.sample(args.n, cond=cond, generator=g, temperature=args.temperature,
+                     method=args.method, progress=True)
+    save_png(grid(x, model.config.num_levels, scale=args.scale), args.out, force=args.force)
+    print(f"wrote {args.n} samples to {args.out}")
+    return 0
+
+
+def known_mask(spec: str, size: int) -> torch.Tensor:
+    """(1, H, W) bool from 'top-half', 'left-half' or a mask image path."""
+    from .imageio import read_mask
+    m = torch.zeros(1, size, size, dtype=torch.bool)
+    if spec == "top-half":
+        m[:, : size // 2] = True
+    elif spec == "left-half":
+        m[:, :, : size // 2] = True
+    else:
+        m = read_mask(spec, size)
+    return m
+
+
+def cmd_complete(args: argparse.Namespace) -> int:
+    from .imageio import check_writable, grid, read_image, save_png
+    if args.n < 1:
+        raise PixelarError("-n must be at least 1")
+    check_writable(args.out, args.force)
+    model = ckpt.load(args.checkpoint, map_location=args.device)
+    c, s, k = model.config.image_channels, model.config.image_size, model.config.num_levels
+    x = read_image(args.input, c, s, k)                             # (C, H, W)
+    known = known_mask(args.known, s).expand(c, s, s)               # (C, H, W)
+    cond = _cond(model, args.label, args.n, args.device)
+    g = torch.Generator(device=args.device).manual_seed(args.seed)
+    xs = x[None].expand(args.n, -1, -1, -1).to(args.device)
+    out = model.complete(xs, known[None].expand_as(xs).to(args.device), cond=cond, generator=g,
+                         temperature=args.temperature, progress=True)
+    shown = torch.where(known, x, torch.full_like(x, (k - 1) // 2))  # unknown region grey
+    save_png(grid(torch.cat([shown[None], out.cpu()]), k, scale=args.scale), args.out, force=args.force)
+    print(f"wrote the masked input and {args.n} completions to {args.out}")
+    return 0
+
+
+def cmd_check_causality(args: argparse.Namespace) -> int:
+    from .evaluation.causality import find_leaks
+    overrides = config_lib.parse_assignments(args.overrides)
+    overrides.setdefault("model.image_size", str(args.image_size))
+    torch.manual_seed(args.seed)
+    model = registry.build(args.model, args.preset, **overrides)
+    leaks = find_leaks(model, seed=args.seed)
+    c, h, w = model.image_shape
+    if leaks:
+        print(f"LEAK in {args.model}: {leaks[0]}")
+        return 1
+    print(f"{args.model} ({args.preset or registry.entry(args.model).default_preset}) is exactly causal: "
+          f"checked all {c * h * w} sub-pixels of a {h}x{w}x{c} image")
+    return 0
+
+
+def cmd_quickstart(args: argparse.Namespace) -> int:
+    from .quickstart import run_quickstart
+    run_quickstart(args.out, minutes=args.minutes, model=args.model, preset=args.preset,
+                   progress=not args.quiet)
+    return 0

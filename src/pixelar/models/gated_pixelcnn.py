@@ -1,0 +1,73 @@
+"""Gated PixelCNN (van den Oord et al. 2016, "Conditional Image Generation with PixelCNN Decoders").
+
+Two stacks remove the blind spot of the masked PixelCNN: the vertical stack
+covers the full width of every row above (within reach), the horizontal stack
+the pixels to the left; the horizontal stack reads the vertical one shifted
+down by a row. Class conditioning adds V^T y to every gated pre-activation.
+With L layers, first kernel k1 and kernel k the receptive field of pixel (r, c)
+is the rectangle of rows r-1-P .. r-1, columns c-P .. c+P plus row r, columns
+c-P .. c-1, where P = k1//2 + (L-1)·(k//2).
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import ConfigError
+from ..nn.gated import GatedLayer
+from ..nn.masked import MaskedConv2d
+from .base import AutoregressiveModel, ImageModelConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class GatedPixelCNNConfig(ImageModelConfig):
+    hidden: int = 128
+    num_layers: int = 15
+    first_kernel: int = 7
+    kernel: int = 3
+    output_features: int = 1024
+
+    def validate(self) -> None:
+        super().validate()
+        if self.num_layers < 1:
+            raise ConfigError(f"num_layers must be >= 1, got {self.num_layers}")
+        if self.first_kernel % 2 == 0 or self.kernel % 2 == 0:
+            raise ConfigError("first_kernel and kernel must be odd")
+        if self.hidden < self.image_channels:
+            raise ConfigError(f"hidden must be >= image_channels ({self.image_channels}) for channel masking")
+
+    def receptive_reach(self) -> int:
+        """P: rows above and columns to each side that the output at a pixel can see."""
+        return self.first_kernel // 2 + (self.num_layers - 1) * (self.kernel // 2)
+
+
+class GatedPixelCNN(AutoregressiveModel):
+    name = "gated_pixelcnn"
+    config_class = GatedPixelCNNConfig
+
+    def __init__(self, config: GatedPixelCNNConfig) -> None:
+        super().__init__(config)
+        g, h = self.num_groups, config.hidden
+        self.layers = nn.ModuleList(
+            [GatedLayer(config.image_channels, h, config.first_kernel, g, first=True)]
+            + [GatedLayer(h, h, config.kernel, g) for _ in range(config.num_layers - 1)])
+        # One embedding per layer: V^T y for one-hot y is a row lookup, (N, 2h).
+        self.class_embeddings = (nn.ModuleList(nn.Embedding(config.num_classes, 2 * h)
+                                               for _ in range(config.num_layers))
+                                 if config.num_classes else None)
+        self.out1 = MaskedConv2d(h, config.output_features, 1, "B", g)
+        self.out2 = MaskedConv2d(config.output_features, self.distribution.num_params, 1, "B", g)
+
+    def network(self, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+        v, h = x, x
+        for i, layer in enumerate(self.layers):
+            bias = self.class_embeddings[i](cond) if self.class_embeddings is not None else None
+            v, h = layer(v, h, bias)                         # (N, hidden, H, W) each
+        y = self.out1(F.relu(h))
+        return self.out2(F.relu(y))                          # (N, P, H, W)
+
+    def output_layer(self) -> nn.Module:
+        return self.out2

@@ -1,0 +1,56 @@
+"""The naive raster sampler: the reference every faster sampler must match.
+
+For each pixel in raster order (and, when the network realizes the R->G->B
+dependence, for each channel), run the whole network on the current canvas
+and draw the next value from the distribution at that position. Known
+sub-pixels (completion) are never changed and consume no random numbers.
+"""
+from __future__ import annotations
+
+import torch
+from tqdm import tqdm
+
+from ..models.base import AutoregressiveModel
+
+
+def _steps(model: AutoregressiveModel) -> list[tuple[int, int, int | None]]:
+    """(row, col, channel-or-None) in the model's raster order; None = all channels at once."""
+    c, h, w = model.image_shape
+    per_channel = model.distribution.autoregressive_channels and c > 1
+    return [(i, j, ch) for i in range(h) for j in range(w)
+            for ch in (range(c) if per_channel else [None])]
+
+
+@torch.no_grad()
+def sample_naive(model: AutoregressiveModel, x: torch.Tensor, known: torch.Tensor,
+                 cond: torch.Tensor | None = None, generator: torch.Generator | None = None,
+                 temperature: float = 1.0, progress: bool = False) -> torch.Tensor:
+    """Fill the unknown sub-pixels of ``x``.
+
+    x: (N, C, H, W) integer canvas (values at unknown positions are ignored).
+    known: (N, C, H, W) bool, True where x is given. Returns (N, C, H, W) uint8.
+    For distributions that draw all channels of a pixel jointly (logistic
+    mixture), a pixel must be entirely known or entirely unknown.
+    """
+    dist = model.distribution
+    x = x.long().clone()
+    steps = _steps(model)
+    if not dist.autoregressive_channels:
+        partial = known.any(1) & ~known.all(1)
+        if partial.any():
+            raise ValueError(f"{dist.name} samples the channels of a pixel jointly: mark whole pixels "
+                             "as known or unknown")
+    x = torch.where(known, x, torch.zeros_like(x))   # never let unknown garbage reach the network
+    bar = tqdm(steps, desc="sampling", unit="step", disable=not progress, leave=False)
+    for i, j, ch in bar:
+        todo = ~known[:, :, i, j] if ch is None else ~known[:, ch:ch + 1, i, j]   # (N, C or 1)
+        if not todo.any():
+            continue
+        params = model(x, cond)[:, :, i:i + 1, j:j + 1]          # (N, P, 1, 1)
+        drawn = dist.sample(params, generator=generator, temperature=temperature, channel=ch)
+        drawn = drawn[:, :, 0, 0]                                # (N, C or 1)
+        if ch is None:
+            x[:, :, i, j] = torch.where(todo, drawn, x[:, :, i, j])
+        else:
+            x[:, ch, i, j] = torch.where(todo[:, 0], drawn[:, 0], x[:, ch, i, j])
+    return x.to(torch.uint8)

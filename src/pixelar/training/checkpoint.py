@@ -1,0 +1,167 @@
+"""Checkpoint directories: ``config.json`` + ``model.safetensors`` (+ ``ema.safetensors``,
+``training_state.pt``). No pickle is ever needed to restore a model; training
+state is read with ``torch.load(weights_only=True)``.
+
+A run directory keeps its checkpoints in ``checkpoints/step_XXXXXXXX/``; each is
+written to a temporary directory, fsynced and renamed into place, so a crash
+never leaves a half-written checkpoint under a real name.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .. import __version__
+from .. import config as config_lib
+from ..errors import CheckpointError, ConfigError
+
+FORMAT = "pixelar-checkpoint"
+CONFIG, WEIGHTS, EMA_WEIGHTS, STATE = "config.json", "model.safetensors", "ema.safetensors", "training_state.pt"
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _state_dict(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+
+
+def write_checkpoint_files(directory: Path, model: Any, *, ema_state: dict[str, torch.Tensor] | None = None,
+                           training_state: dict[str, Any] | None = None,
+                           extra: dict[str, Any] | None = None) -> None:
+    """Write the checkpoint files into an existing (temporary) ``directory``."""
+    meta = {"format": FORMAT, "pixelar_version": __version__, "model": model.name,
+            "config": config_lib.to_dict(model.config), **(extra or {})}
+    _write_bytes(directory / CONFIG, (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode())
+    save_file(_state_dict(model), str(directory / WEIGHTS))
+    if ema_state is not None:
+        save_file({k: v.detach().cpu().contiguous() for k, v in ema_state.items()}, str(directory / EMA_WEIGHTS))
+    if training_state is not None:
+        torch.save(training_state, directory / STATE)
+    for name in os.listdir(directory):
+        with open(directory / name, "rb") as f:
+            os.fsync(f.fileno())
+
+
+def save_model(model: Any, directory: str | os.PathLike, **kwargs: Any) -> Path:
+    """Atomically write a checkpoint of ``model`` at ``directory`` (which must not hold another one)."""
+    final = Path(directory)
+    if final.exists() and any(final.iterdir()):
+        if not (final / CONFIG).exists():
+            raise CheckpointError(f"{final} exists and is not a pixelar checkpoint; choose an empty directory")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.parent / f".{final.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    write_checkpoint_files(tmp, model, **kwargs)
+    if final.exists():  # replacing an older checkpoint of ours: move it aside first, then swap
+        old = final.parent / f".{final.name}.old-{os.getpid()}"
+        os.rename(final, old)
+        os.rename(tmp, final)
+        shutil.rmtree(old)
+    else:
+        os.rename(tmp, final)
+    _fsync_dir(final.parent)
+    return final
+
+
+def read_meta(directory: Path) -> dict[str, Any]:
+    path = directory / CONFIG
+    if not path.exists():
+        raise CheckpointError(f"{directory} is not a pixelar checkpoint (no {CONFIG}); "
+                              "pass a run directory or one of its checkpoints/step_* directories")
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"{path} is unreadable or corrupt ({e}); use another checkpoint") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or "model" not in meta or "config" not in meta:
+        raise CheckpointError(f"{path} is not a pixelar checkpoint config")
+    return meta
+
+
+def checkpoint_dirs(run_dir: Path) -> list[Path]:
+    """Checkpoints of a run directory, newest first."""
+    root = run_dir / "checkpoints"
+    if not root.is_dir():
+        return []
+    return sorted((p for p in root.iterdir() if p.is_dir() and p.name.startswith("step_")),
+                  key=lambda p: p.name, reverse=True)
+
+
+def resolve_checkpoint(path: str | os.PathLike) -> Path:
+    """A checkpoint directory itself, or the newest checkpoint of a run directory."""
+    p = Path(path)
+    if not p.exists():
+        raise CheckpointError(f"checkpoint '{p}' does not exist")
+    if (p / CONFIG).exists():
+        return p
+    found = checkpoint_dirs(p)
+    if not found:
+        raise CheckpointError(f"no checkpoint in '{p}' (expected {CONFIG} or checkpoints/step_*/)")
+    return found[0]
+
+
+def load_weights(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{path} is corrupt or truncated ({e}); use another checkpoint") from None
+
+
+def load(path: str | os.PathLike, *, weights: str = "auto", expect_model: str | None = None,
+         map_location: str | torch.device = "cpu") -> Any:
+    """Rebuild the model saved at ``path`` (checkpoint or run directory).
+
+    weights: "auto" (EMA weights when the checkpoint has them), "ema" or "raw".
+    expect_model: raise CheckpointError if the checkpoint holds another model.
+    """
+    from ..registry import build_from_config
+    directory = resolve_checkpoint(path)
+    meta = read_meta(directory)
+    if expect_model is not None and meta["model"] != expect_model:
+        raise CheckpointError(f"{directory} holds a '{meta['model']}' model, not '{expect_model}'")
+    try:
+        model = build_from_config(meta["model"], meta["config"])
+    except ConfigError as e:
+        raise CheckpointError(f"{directory}: config does not fit this version of pixelar ({e})") from None
+    has_ema = (directory / EMA_WEIGHTS).exists()
+    if weights == "ema" and not has_ema:
+        raise CheckpointError(f"{directory} has no EMA weights")
+    use_ema = has_ema and weights in ("auto", "ema")
+    state = load_weights(directory / (EMA_WEIGHTS if use_ema else WEIGHTS))
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        first = str(e).strip().splitlines()[0]
+        raise CheckpointError(f"{directory}: weights do not match a '{meta['model']}' model ({first})") from None
+    model.checkpoint_meta = meta
+    return model.to(map_location).eval()
+
+
+def load_training_state(directory: Path) -> dict[str, Any]:
+    try:
+        return torch.load(directory / STATE, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"{directory} has no {STATE}: it cannot be resumed") from None
+    except Exception as e:  # torch raises several types for truncated or hostile files
+        raise CheckpointError(f"{directory / STATE} is corrupt or not a pixelar training state "
+                              f"({type(e).__name__}); use another checkpoint") from None

@@ -1,0 +1,238 @@
+"""A model-agnostic trainer: optimizer, decay, clipping, EMA, metrics, checkpoints, exact resume.
+
+Resuming restores the weights, optimizer, EMA, step, the position in the
+epoch's data order and the RNG state, so N steps in one run and N/2 + N/2
+with a resume in between give bit-identical weights on CPU.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from tqdm import tqdm
+
+from .. import config as config_lib
+from ..errors import CheckpointError, PixelarError
+from ..evaluation.bpd import evaluate
+from ..evaluation.plots import learning_curve_png
+from . import checkpoint as ckpt
+from .config import TrainConfig
+from .ema import EMA
+
+
+def build_optimizer(params: Any, cfg: TrainConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adamax":
+        return torch.optim.Adamax(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+    return torch.optim.RMSprop(params, lr=cfg.lr, alpha=cfg.rmsprop_alpha, eps=cfg.rmsprop_eps,
+                               weight_decay=cfg.weight_decay)
+
+
+class Trainer:
+    """Trains ``model`` on ``train_data`` and writes everything into ``out_dir``.
+
+    out_dir/
+      metrics.jsonl          one JSON line per log interval / evaluation
+      learning_curve.png
+      checkpoints/step_XXXXXXXX/{config.json, model.safetensors, ema.safetensors, training_state.pt}
+    """
+
+    def __init__(self, model: Any, cfg: TrainConfig, train_data: Any, out_dir: str | os.PathLike,
+                 eval_data: Any = None, device: str = "cpu", progress: bool = True,
+                 log: Callable[[str], None] = print, extra_meta: dict[str, Any] | None = None) -> None:
+        self.model = model.to(device)
+        self.cfg = cfg
+        self.train_data = train_data
+        self.eval_data = eval_data
+        self.out = Path(out_dir)
+        self.device = device
+        self.progress = progress
+        self.log = log
+        self.extra_meta = extra_meta or {}
+        self.optimizer = build_optimizer(self.model.parameters(), cfg)
+        self.ema = EMA(self.model, cfg.ema) if cfg.ema > 0 else None
+        self.step = 0
+        self.epoch = 0
+        self.batch_in_epoch = 0
+        self.dims = math.prod(model.image_shape)
+        if len(train_data) < cfg.batch_size:
+            raise PixelarError(f"the training set has {len(train_data)} images, fewer than one batch "
+                               f"({cfg.batch_size}); lower train.batch_size")
+        self.batches_per_epoch = len(train_data) // cfg.batch_size
+
+    # ---- data order -------------------------------------------------------------------------
+    def _epoch_order(self, epoch: int) -> torch.Tensor:
+        g = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + epoch)
+        return torch.randperm(len(self.train_data), generator=g)
+
+    def _batch(self, order: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        b = self.cfg.batch_size
+        idx = order[self.batch_in_epoch * b:(self.batch_in_epoch + 1) * b].tolist()
+        items = [self.train_data[i] for i in idx]
+        x = torch.stack([it[0] for it in items]).to(self.device)
+        y = torch.tensor([it[1] for it in items], dtype=torch.long, device=self.device)
+        return x, y
+
+    def _set_epoch(self, epoch: int) -> None:
+        if hasattr(self.train_data, "set_epoch"):
+            self.train_data.set_epoch(epoch)
+
+    # ---- one step ---------------------------------------------------------------------------
+    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> float:
+        """One optimizer step; returns the batch's summed nats."""
+        self.model.train()
+        cond = y if self.model.config.num_classes else None
+        nll = -self.model.log_prob(x, cond)                          # (B,) nats
+        loss = nll.mean() / (math.log(2.0) * self.dims)              # bits/dim: scale-free learning rates
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.cfg.lr * self.cfg.lr_decay ** self.step
+        self.optimizer.step()
+        if self.ema is not None:
+            self.ema.update(self.model)
+        self.step += 1
+        return float(nll.detach().double().sum())
+
+    # ---- persistence ------------------------------------------------------------------------
+    def training_state(self) -> dict[str, Any]:
+        return {"optimizer": self.optimizer.state_dict(), "step": self.step, "epoch": self.epoch,
+                "batch_in_epoch": self.batch_in_epoch, "torch_rng": torch.get_rng_state()}
+
+    def save_checkpoint(self) -> Path:
+        final = self.out / "checkpoints" / f"step_{self.step:08d}"
+        ckpt.save_model(self.model, final, ema_state=self.ema.state if self.ema else None,
+                        training_state=self.training_state(),
+                        extra={"train": config_lib.to_dict(self.cfg), "step": self.step, **self.extra_meta})
+        for old in ckpt.checkpoint_dirs(self.out)[self.cfg.keep_checkpoints:]:
+            shutil.rmtree(old)
+        learning_curve_png(self.out / "metrics.jsonl", self.out / "learning_curve.png")
+        return final
+
+    def resume(self) -> Path:
+        """Continue from the newest checkpoint that loads; say which ones were skipped and why."""
+        candidates = ckpt.checkpoint_dirs(self.out)
+        if not candidates:
+            raise CheckpointError(f"--resume: no checkpoint in {self.out / 'checkpoints'}")
+        for directory in candidates:
+            try:
+                meta = ckpt.read_meta(directory)
+                if meta["model"] != self.model.name or meta["config"] != config_lib.to_dict(self.model.config):
+                    raise CheckpointError(f"{directory} holds a different model or config "
+                                          f"('{meta['model']}'); resume with the same --model/--preset/--set")
+                self.model.load_state_dict(ckpt.load_weights(directory / ckpt.WEIGHTS))
+                state = ckpt.load_training_state(directory)
+                if self.ema is not None:
+                    self.ema.load_state(ckpt.load_weights(directory / ckpt.EMA_WEIGHTS))
+                self.optimizer.load_state_dict(state["optimizer"])
+                self.step, self.epoch = int(state["step"]), int(state["epoch"])
+                self.batch_in_epoch = int(state["batch_in_epoch"])
+                torch.set_rng_state(state["torch_rng"])
+            except CheckpointError as e:
+                if "different model" in str(e):
+                    raise
+                self.log(f"skipping checkpoint {directory.name}: {e}")
+                continue
+            self._trim_metrics()
+            return directory
+        raise CheckpointError(f"--resume: none of the checkpoints in {self.out / 'checkpoints'} could be loaded")
+
+    def _trim_metrics(self) -> None:
+        """Drop metric lines written after the resumed step (by a run that crashed later)."""
+        path = self.out / "metrics.jsonl"
+        if not path.exists():
+            return
+        keep = [line for line in path.read_text().splitlines()
+                if line.strip() and _step_of(line) is not None and _step_of(line) <= self.step]
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text("".join(line + "\n" for line in keep))
+        tmp.replace(path)
+
+    def _append_metrics(self, row: dict[str, Any]) -> None:
+        with open(self.out / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(row) + "\n")
+
+    # ---- evaluation ---------------------------------------------------------------------------
+    def eval_model(self) -> Any:
+        """The model used for evaluation and sampling: the EMA weights when there are any."""
+        if self.ema is None:
+            return self.model
+        m = copy.deepcopy(self.model)
+        m.load_state_dict(self.ema.state)
+        return m
+
+    def evaluate(self) -> dict[str, float]:
+        result = evaluate(self.eval_model(), self.eval_data, batch_size=self.cfg.eval_batch_size,
+                          max_images=self.cfg.eval_max_images, device=self.device)
+        self._append_metrics({"step": self.step, "test_bpd": result["bits_per_dim"],
+                              "test_nats_per_image": result["nats_per_image"],
+                              "test_images": result["num_images"]})
+        return result
+
+    # ---- the loop -----------------------------------------------------------------------------
+    def run(self, steps: int | None = None, epochs: int | None = None,
+            minutes: float | None = None) -> dict[str, Any]:
+        """Train until ``steps`` total steps / ``epochs`` total epochs / ``minutes`` of wall time."""
+        if steps is None and epochs is None and minutes is None:
+            raise PixelarError("say how long to train: --steps N, --epochs N or --minutes M")
+        target = steps if steps is not None else (epochs * self.batches_per_epoch if epochs is not None else None)
+        self.out.mkdir(parents=True, exist_ok=True)
+        start = time.monotonic()
+        window_nats, window_images, window_start = 0.0, 0, time.monotonic()
+        last_bpd = float("nan")
+        bar = tqdm(total=target, initial=self.step, desc="train", unit="step",
+                   disable=not self.progress, dynamic_ncols=True)
+        self._set_epoch(self.epoch)
+        order = self._epoch_order(self.epoch)
+        try:
+            while True:
+                if target is not None and self.step >= target:
+                    break
+                if minutes is not None and time.monotonic() - start >= minutes * 60:
+                    break
+                x, y = self._batch(order)
+                window_nats += self.train_step(x, y)
+                window_images += x.shape[0]
+                self.batch_in_epoch += 1
+                if self.batch_in_epoch >= self.batches_per_epoch:
+                    self.epoch, self.batch_in_epoch = self.epoch + 1, 0
+                    self._set_epoch(self.epoch)
+                    order = self._epoch_order(self.epoch)
+                bar.update(1)
+                if self.step % self.cfg.log_every == 0:
+                    last_bpd = window_nats / (math.log(2.0) * self.dims * window_images)
+                    elapsed = time.monotonic() - window_start
+                    self._append_metrics({"step": self.step, "epoch": self.epoch, "train_bpd": last_bpd,
+                                          "lr": self.optimizer.param_groups[0]["lr"],
+                                          "images_per_s": window_images / max(elapsed, 1e-9)})
+                    bar.set_postfix(bpd=f"{last_bpd:.3f}")
+                    window_nats, window_images, window_start = 0.0, 0, time.monotonic()
+                if self.eval_data is not None and self.cfg.eval_every and self.step % self.cfg.eval_every == 0:
+                    bar.set_postfix(bpd=f"{last_bpd:.3f}", test=f"{self.evaluate()['bits_per_dim']:.3f}")
+                if self.step % self.cfg.checkpoint_every == 0:
+                    self.save_checkpoint()
+        finally:
+            bar.close()
+        result: dict[str, Any] = {"step": self.step, "epoch": self.epoch, "train_bpd": last_bpd,
+                                  "seconds": time.monotonic() - start}
+        if self.eval_data is not None:
+            result.update({"test_" + k: v for k, v in self.evaluate().items()})
+        result["checkpoint"] = str(self.save_checkpoint())
+        return result
+
+
+def _step_of(line: str) -> int | None:
+    try:
+        return int(json.loads(line)["step"])
+    except (ValueError, KeyError, TypeError):
+        return None

@@ -1,0 +1,35 @@
+"""Shared fixtures: tiny models and data sets built in memory (no network, no ../shared)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import pixelar
+from pixelar.data.base import ArrayDataset, DatasetInfo
+
+
+def all_presets() -> list[tuple[str, str]]:
+    return [(name, preset) for name, e in pixelar.MODELS.items() for preset in e.presets]
+
+
+def reduced(name: str, preset: str, image_size: int = 8, **over) -> pixelar.models.base.AutoregressiveModel:
+    """The preset at a reduced image size (same depth and widths: the architecture under test)."""
+    torch.manual_seed(0)
+    return pixelar.build(name, preset, image_size=image_size, **over)
+
+
+def random_dataset(n: int, channels: int = 3, size: int = 8, levels: int = 256, classes: int = 0,
+                   seed: int = 0, name: str = "toy") -> ArrayDataset:
+    rng = np.random.default_rng(seed)
+    # Smooth-ish images so a model can learn something.
+    base = rng.integers(0, levels, size=(n, 1, 1, channels))
+    noise = rng.integers(-levels // 8, levels // 8 + 1, size=(n, size, size, channels))
+    images = np.clip(base + noise, 0, levels - 1).astype(np.uint8)
+    labels = rng.integers(0, classes, size=n) if classes else None
+    return ArrayDataset(images, labels, DatasetInfo(name, channels, size, levels, classes))
+
+
+@pytest.fixture
+def toy_data():
+    return random_dataset

@@ -1,0 +1,125 @@
+"""The oracles of DESIGN.md for every registered model and preset (at a reduced image size)."""
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+import torch
+
+import pixelar
+from pixelar.evaluation.causality import find_leaks
+from tests.conftest import all_presets, reduced
+
+PRESETS = all_presets()
+ids = [f"{m}-{p}" for m, p in PRESETS]
+
+
+@pytest.mark.parametrize("name,preset", PRESETS, ids=ids)
+def test_exact_causality(name, preset):
+    model = reduced(name, preset, image_size=6)
+    assert find_leaks(model) == []
+
+
+@pytest.mark.parametrize("name,preset", PRESETS, ids=ids)
+def test_uniform_model_gives_log2_k_bits_per_dim(name, preset):
+    model = reduced(name, preset, image_size=6)
+    if model.config.distribution == "logistic_mixture":   # no exactly uniform mixture: use the softmax head
+        model = reduced(name, preset, image_size=6, distribution="categorical")
+    for p in model.output_layer().parameters():
+        torch.nn.init.zeros_(p)
+    c, s, k = model.config.image_channels, model.config.image_size, model.config.num_levels
+    x = torch.randint(0, k, (3, c, s, s), dtype=torch.uint8)
+    cond = torch.zeros(3, dtype=torch.long) if model.config.num_classes else None
+    bpd = model.bits_per_dim(x, cond)
+    assert torch.allclose(bpd, torch.full_like(bpd, math.log2(k)), atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("name,preset", PRESETS, ids=ids)
+def test_save_load_gives_identical_log_probs(name, preset, tmp_path):
+    model = reduced(name, preset, image_size=6).eval()
+    c, s, k = model.image_shape[0], 6, model.config.num_levels
+    x = torch.randint(0, k, (2, c, s, s), dtype=torch.uint8)
+    cond = torch.tensor([0, 1]) if model.config.num_classes else None
+    model.save(tmp_path / "ckpt")
+    loaded = pixelar.load(tmp_path / "ckpt")
+    assert type(loaded) is type(model) and loaded.config == model.config
+    assert torch.equal(model.log_prob(x, cond), loaded.log_prob(x, cond))
+
+
+@pytest.mark.parametrize("name,preset", PRESETS, ids=ids)
+def test_one_training_step_at_reduced_size(name, preset):
+    model = reduced(name, preset, image_size=6)
+    c, k = model.config.image_channels, model.config.num_levels
+    x = torch.randint(0, k, (2, c, 6, 6), dtype=torch.uint8)
+    cond = torch.tensor([1, 2]) if model.config.num_classes else None
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss = -model.log_prob(x, cond).mean()
+    loss.backward()
+    opt.step()
+    assert torch.isfinite(loss)
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def _all_images(c: int, s: int, k: int) -> torch.Tensor:
+    vals = torch.tensor(list(itertools.product(range(k), repeat=c * s * s)), dtype=torch.uint8)
+    return vals.view(-1, c, s, s)
+
+
+@pytest.mark.parametrize("name,preset,c,s,k", [
+    ("pixelcnn", "small", 3, 1, 4),          # R -> G -> B inside a pixel, softmax
+    ("pixelcnn", "mnist", 1, 2, 2),          # Bernoulli
+    ("gated_pixelcnn", "small", 3, 1, 4),    # logistic mixture
+    ("gated_pixelcnn", "cifar10_class", 1, 2, 3),
+])
+def test_joint_model_sums_to_one_over_all_images(name, preset, c, s, k):
+    model = reduced(name, preset, image_size=s, image_channels=c, num_levels=k, hidden=12,
+                    **({"output_features": 16}))
+    x = _all_images(c, s, k)
+    cond = torch.full((x.shape[0],), 3) if model.config.num_classes else None
+    total = torch.logsumexp(model.log_prob(x, cond).double(), 0).exp()
+    assert abs(float(total) - 1.0) < 1e-5
+
+
+@pytest.mark.parametrize("name,preset,c,s,k", [("pixelcnn", "small", 3, 1, 3), ("gated_pixelcnn", "small", 1, 2, 2)])
+def test_naive_sampler_draws_from_the_model(name, preset, c, s, k):
+    """Empirical frequencies of 6000 samples match exp(log p) over the whole (tiny) image space."""
+    model = reduced(name, preset, image_size=s, image_channels=c, num_levels=k, hidden=12, output_features=16)
+    x = _all_images(c, s, k)
+    probs = model.log_prob(x).double().exp()
+    g = torch.Generator().manual_seed(0)
+    n = 6000
+    samples = model.sample(n, generator=g)
+    codes = (samples.view(n, -1).long() * (k ** torch.arange(c * s * s - 1, -1, -1))).sum(1)
+    freq = torch.bincount(codes, minlength=len(x)).double() / n
+    # 5 standard errors per cell
+    assert torch.all((freq - probs).abs() <= 5 * (probs * (1 - probs) / n).sqrt() + 1e-3)
+
+
+@pytest.mark.parametrize("name,preset", [("pixelcnn", "small"), ("gated_pixelcnn", "small"),
+                                         ("gated_pixelcnn", "cifar10_class"), ("pixelcnn", "mnist")])
+def test_sampling_is_reproducible_and_completion_keeps_known_pixels(name, preset):
+    model = reduced(name, preset, image_size=4, hidden=12, output_features=16)
+    cond = torch.tensor([1, 7]) if model.config.num_classes else None
+    a = model.sample(2, cond=cond, generator=torch.Generator().manual_seed(3))
+    b = model.sample(2, cond=cond, generator=torch.Generator().manual_seed(3))
+    assert a.dtype == torch.uint8 and a.shape == (2, *model.image_shape) and torch.equal(a, b)
+    assert int(a.max()) < model.config.num_levels
+    x = torch.randint(0, model.config.num_levels, a.shape, dtype=torch.uint8)
+    known = torch.rand(a.shape[0], 1, 4, 4, generator=torch.Generator().manual_seed(1)) < 0.5
+    known = known.expand_as(x)
+    out = model.complete(x, known, cond=cond, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(out[known], x[known])
+
+
+def test_build_rejects_unknown_names_and_keys():
+    with pytest.raises(pixelar.ConfigError, match="unknown model"):
+        pixelar.build("pixelcnnn")
+    with pytest.raises(pixelar.ConfigError, match="unknown preset"):
+        pixelar.build("pixelcnn", preset="cifar100")
+    with pytest.raises(pixelar.ConfigError, match="unknown config key 'model.hiden'"):
+        pixelar.build("pixelcnn", hiden=3)
+    with pytest.raises(pixelar.ConfigError, match="must be an integer"):
+        pixelar.build("pixelcnn", hidden="many")
+    with pytest.raises(pixelar.ConfigError, match="must be one of"):
+        pixelar.build("pixelcnn", distribution="gaussian")
