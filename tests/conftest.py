@@ -1,12 +1,19 @@
 """Shared fixtures: tiny models and data sets built in memory (no network, no ../shared)."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
 
 import pixelar
 from pixelar.data.base import ArrayDataset, DatasetInfo
+
+# Under pytest-xdist every worker gets one intra-op thread: with two workers on two
+# cores, OpenMP threads spinning against each other make small convolutions ~100x slower.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    torch.set_num_threads(1)
 
 
 def all_presets() -> list[tuple[str, str]]:

@@ -146,7 +146,7 @@ def cmd_complete(args: argparse.Namespace) -> int:
     out = model.complete(xs, known[None].expand_as(xs).to(args.device), cond=cond, generator=g,
                          temperature=args.temperature, progress=True)
     shown = torch.where(known, x, torch.full_like(x, (k - 1) // 2))  # unknown region grey
-    save_png(grid(torch.cat([shown[None], out.cpu()]), k, scale=args.scale), args.out, force=args.force)
+    save_png(grid(torch.cat([shown[None], out.cpu()]), k, nrow=args.n + 1, scale=args.scale), args.out, force=args.force)
     print(f"wrote the masked input and {args.n} completions to {args.out}")
     return 0
 

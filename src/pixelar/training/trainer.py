@@ -223,11 +223,15 @@ class Trainer:
                     self.save_checkpoint()
         finally:
             bar.close()
+        if window_images:  # the steps since the last log line
+            last_bpd = window_nats / (math.log(2.0) * self.dims * window_images)
         result: dict[str, Any] = {"step": self.step, "epoch": self.epoch, "train_bpd": last_bpd,
                                   "seconds": time.monotonic() - start}
         if self.eval_data is not None:
             result.update({"test_" + k: v for k, v in self.evaluate().items()})
-        result["checkpoint"] = str(self.save_checkpoint())
+        newest = ckpt.checkpoint_dirs(self.out)
+        saved = newest and newest[0].name == f"step_{self.step:08d}"
+        result["checkpoint"] = str(newest[0] if saved else self.save_checkpoint())
         return result
 
 

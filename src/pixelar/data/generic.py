@@ -1,0 +1,169 @@
+"""Your own images: ``npz:PATH`` (uint8 arrays) and ``folder:PATH`` (PNG/JPEG files).
+
+Both pick the split the same way: split-specific data if the source has any
+(``train_images``/``x_train`` keys, ``train/`` subfolders), else the whole
+source serves every split. A source that has some split-specific data but not
+the requested split is an error, never a silent fallback to other images.
+"""
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+
+from pixelar.data.base import ArrayDataset, DatasetInfo
+from pixelar.data.transforms import (center_crop_offsets, decode_image, pil_to_hwc,
+                                     random_crop_offsets, seeded_generator, to_chw)
+from pixelar.errors import DataError
+
+SPLITS = ("train", "valid", "test")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def _split_keys(split: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Candidate (image keys, label keys) of ``split``, in order of preference."""
+    names = (split, "val") if split == "valid" else (split,)
+    images = tuple(k for n in names for k in (f"{n}_images", f"x_{n}"))
+    labels = tuple(k for n in names for k in (f"{n}_labels", f"y_{n}"))
+    return images, labels
+
+
+def load_npz(path: str | os.PathLike, split: str = "train", images_key: str | None = None,
+             labels_key: str | None = None, num_levels: int = 256) -> ArrayDataset:
+    """Images from an ``.npz`` of uint8 (N, H, W, C) or (N, H, W) arrays (H == W, C = 1 or 3).
+
+    Keys by split: ``{split}_images`` or ``x_{split}`` (labels ``{split}_labels`` /
+    ``y_{split}``), else ``images`` (``labels``) when the file has no split keys at
+    all. ``images_key``/``labels_key`` override the choice. Never unpickles.
+    """
+    path = Path(path)
+    if split not in SPLITS:
+        raise DataError(f"npz:{path} has no split '{split}'; choose one of {', '.join(SPLITS)}")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            keys = set(npz.files)
+            if images_key is None:
+                image_keys, label_keys = _split_keys(split)
+                any_split = any(k in keys for s in SPLITS for k in _split_keys(s)[0])
+                if not any_split:
+                    image_keys, label_keys = ("images",), ("labels",)
+                images_key = next((k for k in image_keys if k in keys), None)
+                if images_key is None:
+                    raise DataError(f"npz:{path} has no '{split}' images (looked for "
+                                    f"{', '.join(image_keys)}; keys are {', '.join(sorted(keys))}); "
+                                    f"pass images_key=... or choose another split")
+                if labels_key is None:
+                    labels_key = next((k for k in label_keys if k in keys), None)
+            for key in (images_key, labels_key):
+                if key is not None and key not in keys:
+                    raise DataError(f"npz:{path} has no '{key}' array; keys are {', '.join(sorted(keys))}")
+            images = npz[images_key]
+            labels = npz[labels_key] if labels_key is not None else None
+    except FileNotFoundError as e:
+        raise DataError(f"npz file not found: put it at {path}") from e
+    except ValueError as e:
+        if "pickle" in str(e):
+            raise DataError(f"npz:{path} holds pickled objects; refusing to load them: "
+                            f"save plain uint8 arrays instead") from e
+        raise DataError(f"npz:{path} is truncated or corrupt ({e}); write it again") from e
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
+        raise DataError(f"npz:{path} is truncated or corrupt ({type(e).__name__}: {e}); write it again") from e
+    if images.ndim == 3:
+        images = images[:, :, :, None]
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1] != images.shape[2] \
+            or images.shape[3] not in (1, 3):
+        raise DataError(f"npz:{path} '{images_key}' must be uint8 (N, S, S, C) with C 1 or 3 (NHWC), "
+                        f"got {images.dtype} {images.shape}")
+    if len(images) and images.max() >= num_levels:
+        raise DataError(f"npz:{path} '{images_key}' has values up to {images.max()}, "
+                        f"but num_levels={num_levels}; pass the right num_levels")
+    num_classes = 0
+    if labels is not None:
+        if labels.shape != (len(images),) or labels.dtype.kind not in "iu" \
+                or (len(labels) and labels.min() < 0):
+            raise DataError(f"npz:{path} '{labels_key}' must be {len(images)} non-negative ints, "
+                            f"got {labels.dtype} {labels.shape}")
+        labels = labels.astype(np.int64)
+        num_classes = int(labels.max()) + 1 if len(labels) else 0
+    info = DatasetInfo(name=f"npz:{path}", num_channels=images.shape[3], image_size=images.shape[1],
+                       num_levels=num_levels, num_classes=num_classes)
+    return ArrayDataset(np.ascontiguousarray(images), labels, info)
+
+
+def _image_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+
+
+class ImageFolderDataset(Dataset):
+    """Every PNG/JPEG under a folder (recursively, sorted by path), cropped to ``image_size``.
+
+    Items: (C, image_size, image_size) uint8 tensors with C = 3 (RGB) or 1 (L),
+    label -1. Optionally the shorter side is first resized to ``resize``.
+    Random crops use a generator seeded by (seed, epoch, index): call
+    :meth:`set_epoch` for fresh crops each epoch.
+    """
+
+    def __init__(self, files: list[Path], image_size: int, crop: str, channels: int,
+                 resize: int | None, seed: int, info: DatasetInfo) -> None:
+        self.files, self.image_size, self.crop, self.info = files, image_size, crop, info
+        self.mode = "RGB" if channels == 3 else "L"
+        self.resize, self.seed, self.epoch = resize, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the random crops of ``epoch`` (no effect with crop="center")."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        path = self.files[i]
+        try:
+            data = path.read_bytes()
+        except OSError as e:
+            raise DataError(f"cannot read {path}: {e}") from e
+        image = decode_image(data, str(path), self.mode)
+        if self.resize is not None:
+            w, h = image.size
+            scale = self.resize / min(w, h)
+            image = image.resize((max(self.resize, round(w * scale)), max(self.resize, round(h * scale))),
+                                 Image.Resampling.LANCZOS)
+        w, h = image.size
+        s = self.image_size
+        if min(w, h) < s:
+            raise DataError(f"{path} is {w}x{h}, smaller than image_size={s}; remove it, "
+                            f"pass a smaller image_size, or pass resize={s}")
+        if self.crop == "random":
+            top, left = random_crop_offsets(h, w, s, seeded_generator(self.seed, self.epoch, i))
+        else:
+            top, left = center_crop_offsets(h, w, s)
+        return to_chw(pil_to_hwc(image.crop((left, top, left + s, top + s)))), -1
+
+
+def load_folder(path: str | os.PathLike, split: str = "train", image_size: int = 32,
+                crop: str = "center", channels: int = 3, resize: int | None = None,
+                seed: int = 0) -> ImageFolderDataset:
+    """``folder:PATH``: ``PATH/<split>/`` if PATH has train/valid/test subfolders, else all of PATH."""
+    path = Path(path)
+    if split not in SPLITS:
+        raise DataError(f"folder:{path} has no split '{split}'; choose one of {', '.join(SPLITS)}")
+    if crop not in ("center", "random") or channels not in (1, 3) or image_size < 1:
+        raise DataError(f"folder:{path}: crop must be 'center' or 'random', channels 1 or 3 and "
+                        f"image_size positive, got crop={crop!r} channels={channels} image_size={image_size}")
+    if not path.is_dir():
+        raise DataError(f"image folder not found: put your PNG/JPEG images in {path}")
+    if any((path / s).is_dir() for s in SPLITS):
+        if not (path / split).is_dir():
+            raise DataError(f"folder:{path} has split subfolders but no '{split}/'; put the {split} "
+                            f"images in {path / split}")
+        path = path / split
+    files = _image_files(path)
+    if not files:
+        raise DataError(f"no .png/.jpg/.jpeg images found under {path}; put your images there")
+    info = DatasetInfo(name=f"folder:{path}", num_channels=channels, image_size=image_size, num_levels=256)
+    return ImageFolderDataset(files, image_size, crop, channels, resize, seed, info)

@@ -1,0 +1,73 @@
+"""Small, exact image transforms shared by the loaders: seeding, crops, decoding.
+
+Random choices go through a ``torch.Generator`` seeded from (seed, epoch,
+index), so item ``i`` of epoch ``e`` is the same on every run and in every
+DataLoader worker, whatever order items are read in.
+"""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import torch
+from PIL import Image
+
+from pixelar.errors import DataError
+
+_MASK64 = (1 << 64) - 1
+
+
+def _splitmix64(z: int) -> int:
+    """One step of SplitMix64: a bijective 64-bit mixer, so nearby keys give unrelated seeds."""
+    z = (z + 0x9E3779B97F4A7C15) & _MASK64
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return z ^ (z >> 31)
+
+
+def mix_seed(*keys: int) -> int:
+    """Combine integer keys (seed, epoch, index, ...) into one 63-bit seed."""
+    h = 0
+    for k in keys:
+        h = _splitmix64(h ^ (int(k) & _MASK64))
+    return h >> 1
+
+
+def seeded_generator(*keys: int) -> torch.Generator:
+    """A CPU ``torch.Generator`` seeded by :func:`mix_seed` of ``keys``."""
+    return torch.Generator().manual_seed(mix_seed(*keys))
+
+
+def center_crop_offsets(height: int, width: int, size: int) -> tuple[int, int]:
+    """(top, left) of the centred ``size`` x ``size`` window (rounded up-left)."""
+    return (height - size) // 2, (width - size) // 2
+
+
+def random_crop_offsets(height: int, width: int, size: int,
+                        generator: torch.Generator) -> tuple[int, int]:
+    """(top, left) drawn uniformly over all valid ``size`` x ``size`` windows."""
+    top = int(torch.randint(height - size + 1, (1,), generator=generator))
+    left = int(torch.randint(width - size + 1, (1,), generator=generator))
+    return top, left
+
+
+def decode_image(data: bytes, source: str, mode: str) -> Image.Image:
+    """Decode PNG/JPEG bytes into a Pillow image converted to ``mode`` ("RGB" or "L")."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            im.load()
+            return im.convert(mode) if im.mode != mode else im.copy()
+    except (OSError, ValueError, Image.DecompressionBombError) as e:
+        raise DataError(f"cannot decode image {source} ({type(e).__name__}: {e}); "
+                        f"remove or replace the file") from e
+
+
+def to_chw(array_hwc: np.ndarray) -> torch.Tensor:
+    """uint8 (H, W, C) numpy array -> contiguous uint8 (C, H, W) tensor."""
+    return torch.from_numpy(array_hwc.transpose(2, 0, 1).copy())   # own, writable memory
+
+
+def pil_to_hwc(image: Image.Image) -> np.ndarray:
+    """Pillow image in mode "RGB" or "L" -> uint8 (H, W, C) array with C = 3 or 1."""
+    array = np.asarray(image, dtype=np.uint8)
+    return array[:, :, None] if array.ndim == 2 else array

@@ -1,0 +1,117 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from pixelar.data import load_dataset
+from pixelar.errors import ConfigError, DataError
+
+
+def test_npz_split_keys_and_labels(tmp_path):
+    rng = np.random.default_rng(0)
+    train = rng.integers(0, 256, size=(5, 8, 8, 3), dtype=np.uint8)
+    test = rng.integers(0, 256, size=(2, 8, 8, 3), dtype=np.uint8)
+    path = tmp_path / "d.npz"
+    np.savez(path, train_images=train, train_labels=np.arange(5), test_images=test)
+    ds = load_dataset(f"npz:{path}", "train")
+    assert len(ds) == 5 and ds.info.image_size == 8 and ds.info.num_classes == 5
+    assert np.array_equal(ds[3][0].numpy().transpose(1, 2, 0), train[3]) and ds[3][1] == 3
+    te = load_dataset(f"npz:{path}", "test")
+    assert len(te) == 2 and te[0][1] == -1
+    with pytest.raises(DataError, match="no 'valid' images"):
+        load_dataset(f"npz:{path}", "valid")
+    np.savez(path, x_train=train, y_train=np.arange(5), x_test=test)
+    assert load_dataset(f"npz:{path}", "train")[4][1] == 4
+
+
+def test_npz_single_array_grayscale_and_overrides(tmp_path):
+    images = np.random.default_rng(1).integers(0, 2, size=(3, 6, 6), dtype=np.uint8)
+    path = tmp_path / "g.npz"
+    np.savez_compressed(path, images=images, other=images)
+    for split in ("train", "test"):
+        ds = load_dataset(f"npz:{path}", split, num_levels=2)
+        assert ds.info.num_channels == 1 and ds.info.num_levels == 2
+        assert np.array_equal(ds[2][0][0].numpy(), images[2])
+    assert len(load_dataset(f"npz:{path}", "test", images_key="other")) == 3
+
+
+def test_npz_refuses_bad_content(tmp_path):
+    path = tmp_path / "bad.npz"
+    np.savez(path, images=np.array([{"a": 1}, None], dtype=object))
+    with pytest.raises(DataError, match="pickled objects"):
+        load_dataset(f"npz:{path}")
+    np.savez(path, images=np.zeros((2, 4, 4, 3), np.float32))
+    with pytest.raises(DataError, match="must be uint8"):
+        load_dataset(f"npz:{path}")
+    np.savez(path, images=np.zeros((2, 4, 5, 3), np.uint8))
+    with pytest.raises(DataError, match="must be uint8"):
+        load_dataset(f"npz:{path}")
+    np.savez(path, images=np.full((2, 4, 4, 3), 9, np.uint8))
+    with pytest.raises(DataError, match="num_levels"):
+        load_dataset(f"npz:{path}", num_levels=4)
+    np.savez(path, images=np.zeros((2, 4, 4, 3), np.uint8))
+    path.write_bytes(path.read_bytes()[:50])
+    with pytest.raises(DataError, match="truncated or corrupt"):
+        load_dataset(f"npz:{path}")
+    with pytest.raises(DataError, match="put it at"):
+        load_dataset(f"npz:{tmp_path / 'missing.npz'}")
+
+
+@pytest.fixture
+def image_folder(tmp_path):
+    rng = np.random.default_rng(2)
+    folder = tmp_path / "imgs"
+    (folder / "sub").mkdir(parents=True)
+    arrays = {"a.png": rng.integers(0, 256, (20, 24, 3), dtype=np.uint8),
+              "sub/b.PNG": rng.integers(0, 256, (16, 30, 3), dtype=np.uint8)}
+    for name, array in arrays.items():
+        Image.fromarray(array).save(folder / name, format="PNG")
+    (folder / "readme.txt").write_text("not an image")
+    return folder, arrays
+
+
+def test_folder_center_crop_exact(image_folder):
+    folder, arrays = image_folder
+    ds = load_dataset(f"folder:{folder}", image_size=16)
+    assert len(ds) == 2 and ds.info.num_channels == 3
+    a = ds[0][0].numpy().transpose(1, 2, 0)
+    assert np.array_equal(a, arrays["a.png"][2:18, 4:20])
+    b = ds[1][0].numpy().transpose(1, 2, 0)
+    assert np.array_equal(b, arrays["sub/b.PNG"][0:16, 7:23])
+    gray = load_dataset(f"folder:{folder}", image_size=16, channels=1)
+    assert tuple(gray[0][0].shape) == (1, 16, 16)
+
+
+def _find_window(big, small):
+    s = small.shape[0]
+    return [(t, l) for t in range(big.shape[0] - s + 1) for l in range(big.shape[1] - s + 1)
+            if np.array_equal(big[t:t + s, l:l + s], small)]
+
+
+def test_folder_random_crops_reproducible(image_folder):
+    folder, arrays = image_folder
+    make = lambda seed=0: load_dataset(f"folder:{folder}", image_size=8, crop="random", seed=seed)
+    a, b = make(), make()
+    crops = [a[i][0] for i in range(2)]
+    assert all(np.array_equal(crops[i], b[i][0]) for i in range(2))
+    assert np.array_equal(a[1][0], a[1][0])                      # random access, same item
+    assert len(_find_window(arrays["a.png"], crops[0].numpy().transpose(1, 2, 0))) == 1
+    a.set_epoch(1)
+    other = [make(seed=1)[0][0], a[0][0]]
+    assert any(not np.array_equal(crops[0], o) for o in other)
+
+
+def test_folder_errors_and_splits(image_folder, tmp_path):
+    folder, _ = image_folder
+    with pytest.raises(DataError, match=r"b\.PNG is 30x16, smaller than image_size=20"):
+        ds = load_dataset(f"folder:{folder}", image_size=20)
+        [ds[i] for i in range(len(ds))]
+    assert tuple(load_dataset(f"folder:{folder}", image_size=20, resize=20)[1][0].shape) == (3, 20, 20)
+    with pytest.raises(DataError, match="put your PNG/JPEG images in"):
+        load_dataset(f"folder:{tmp_path / 'nothing'}")
+    with pytest.raises(ConfigError, match="no option imagesize"):
+        load_dataset(f"folder:{folder}", imagesize=20)
+    (folder / "train").mkdir()
+    Image.fromarray(np.zeros((9, 9, 3), np.uint8)).save(folder / "train" / "c.jpg")
+    assert len(load_dataset(f"folder:{folder}", image_size=8)) == 1
+    with pytest.raises(DataError, match="no 'test/'"):
+        load_dataset(f"folder:{folder}", "test", image_size=8)
