@@ -53,3 +53,19 @@ def test_bernoulli_log_prob_is_stable_for_huge_logits() -> None:
 def test_bernoulli_mode() -> None:
     params = torch.tensor([-2.0, -0.1, 0.1, 3.0]).view(1, 1, 2, 2)
     assert Bernoulli(1).mode(params).flatten().tolist() == [0, 0, 1, 1]
+
+
+def test_param_channels_are_the_channel_own_parameters() -> None:
+    """Changing the parameters outside param_channels(c) never changes channel c's log-prob."""
+    gen = torch.Generator().manual_seed(4)
+    for dist in (Categorical(3, 5), Bernoulli(3)):
+        params = torch.randn(1, dist.num_params, 2, 2, generator=gen)
+        x = torch.randint(0, dist.num_levels, (1, 3, 2, 2), generator=gen)
+        for c in range(3):
+            own = torch.zeros(dist.num_params, dtype=torch.bool)
+            own[dist.param_channels(c)] = True
+            assert int(own.sum()) == dist.num_params // 3
+            other = params.clone()
+            other[:, ~own] = torch.randn(1, int((~own).sum()), 2, 2, generator=gen)
+            assert torch.equal(dist.log_prob_elementwise(other, x)[:, c],
+                               dist.log_prob_elementwise(params, x)[:, c])

@@ -10,10 +10,11 @@ from pixelar.nn.masked import MaskedConv2d
 
 def theoretical_field(c: int, i: int, j: int, size: int, reach: int, channels: int,
                       channel_ar: bool) -> torch.Tensor:
-    """What the paper promises: every pixel of the rows above within reach (full width ±reach),
-    the pixels to the left within reach, and earlier channels of the pixel itself."""
+    """What the paper promises: every pixel of the reach + 1 rows above (the vertical stack's
+    features at row i-1 cover rows i-1-reach .. i-1) over the full width ±reach, the reach
+    pixels to the left, and earlier channels of the pixel itself."""
     f = torch.zeros(channels, size, size, dtype=torch.bool)
-    f[:, max(0, i - reach):i, max(0, j - reach):j + reach + 1] = True
+    f[:, max(0, i - 1 - reach):i, max(0, j - reach):j + reach + 1] = True
     f[:, i, max(0, j - reach):j] = True
     if channel_ar:
         f[:c, i, j] = True
@@ -26,7 +27,7 @@ def test_no_blind_spot_every_pixel_of_the_receptive_field_is_seen():
         torch.manual_seed(0)
         model = pixelar.build("gated_pixelcnn", "small", image_size=size, image_channels=channels,
                               distribution=dist, num_layers=4, hidden=24, output_features=32)
-        reach = model.config.receptive_reach()   # 3 + 3·1 = 6: a blind spot would be a 15-pixel triangle
+        reach = model.config.receptive_reach()   # 3 + 3·1 = 6: a blind spot would miss a triangle up-right
         positions = [(c, i, j) for (i, j) in [(15, 8), (10, 3), (8, 15), (7, 7)] for c in range(channels)]
         for (c, i, j), grad in dependency_grads(model, positions):
             seen = grad != 0

@@ -26,6 +26,10 @@ class Bernoulli(Distribution):
     def num_params(self) -> int:
         return self.num_channels
 
+    def param_channels(self, channel: int) -> slice:
+        """The logit of sub-pixel ``channel``: parameter channel c."""
+        return slice(channel, channel + 1)
+
     def log_prob_elementwise(self, params: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """log p(x[n,c,i] | earlier sub-pixels) in nats, (N, C, H, W).
 

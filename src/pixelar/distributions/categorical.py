@@ -29,6 +29,10 @@ class Categorical(Distribution):
     def num_params(self) -> int:
         return self.num_channels * self.num_levels
 
+    def param_channels(self, channel: int) -> slice:
+        """The K logits of sub-pixel ``channel``: parameter channels [c*K, (c+1)*K)."""
+        return slice(channel * self.num_levels, (channel + 1) * self.num_levels)
+
     def logits(self, params: torch.Tensor) -> torch.Tensor:
         """(N, C*K, H, W) params -> (N, C, K, H, W) logits in float32 (float64 if params are float64)."""
         n, _, h, w = params.shape
