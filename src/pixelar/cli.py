@@ -85,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("quickstart", help="train a small model on built-in natural patches, compare with PNG/WebP")
     p.add_argument("--out", default="runs/quickstart")
     p.add_argument("--minutes", type=float, default=4.0)
-    p.add_argument("--model", default="gated_pixelcnn")
+    p.add_argument("--model", default="pixelcnn")
     p.add_argument("--preset", default="small")
     p.add_argument("--quiet", action="store_true")
     return ap
