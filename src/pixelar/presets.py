@@ -39,7 +39,7 @@ def pixelcnn_small() -> Preset:
     5-component discretized logistic mixture head (one network evaluation per pixel)."""
     return Preset(PixelCNNConfig(image_channels=3, image_size=32, hidden=32, num_layers=6,
                                  output_features=128, distribution="logistic_mixture", num_mixtures=5),
-                  TrainConfig(optimizer="adam", lr=2e-3, batch_size=16),
+                  TrainConfig(optimizer="adam", lr=2e-3, lr_decay=0.999, ema=0.99, batch_size=16),
                   "small PixelCNN + logistic mixture for 2 CPU cores (quick start)")
 
 

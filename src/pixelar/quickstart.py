@@ -70,10 +70,12 @@ def run_quickstart(out: str | Path, minutes: float = 4.0, model: str = "pixelcnn
                "sample_seconds_per_image": sample_s / num_samples, "out": str(out)}
     (out / "quickstart.json").write_text(json.dumps(summary, indent=2) + "\n")
     print()
+    rows = [(f"{model} ({preset}, {result['step']} steps, {train_s / 60:.1f} min)", test_r["bits_per_dim"]),
+            ("PNG (optimized)", png), ("WebP lossless", webp)]
+    width = max(len(r[0]) for r in rows) + 2
     print(f"exact test bits/dim on {test_r['num_images']} held-out 32x32 patches:")
-    print(f"  {model} ({preset}, {result['step']} steps, {train_s / 60:.1f} min)  {test_r['bits_per_dim']:.3f}")
-    print(f"  PNG (optimized)                                   {png:.3f}")
-    print(f"  WebP lossless                                     {webp:.3f}")
+    for label, value in rows:
+        print(f"  {label:<{width}}{value:.3f}")
     print(f"wrote {out / 'samples.png'}, {out / 'completions.png'} (rows: original, known top half, "
           f"completion), {out / 'learning_curve.png'}, {out / 'metrics.jsonl'}")
     return summary

@@ -159,3 +159,23 @@ def test_models_lists_every_preset_with_parameter_counts(capsys):
     for name, e in pixelar.MODELS.items():
         for preset in e.presets:
             assert any(line.split()[:2] == [name, preset] for line in out.splitlines())
+
+
+def test_checksum_mismatch_is_reported_and_the_file_kept(tmp_path, capsys):
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    archive.write_bytes(b"definitely not the CIFAR-10 archive")
+    fails(["train", "--model", "pixelcnn", "--dataset", "cifar10", "--data-root", str(tmp_path),
+           "--out", str(tmp_path / "r"), "--steps", "1"], capsys, "md5")
+    assert archive.read_bytes() == b"definitely not the CIFAR-10 archive"
+    assert not (tmp_path / "r").exists()
+
+
+def test_cli_resume_is_bit_identical(npz_data, tmp_path):
+    args = ["train", "--model", "pixelcnn", "--preset", "small", *TINY, "--set", "train.checkpoint_every=100",
+            "--dataset", npz_data, "--eval-split", "none", "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "one"), "--steps", "6"]) == 0
+    assert main([*args, "--out", str(tmp_path / "two"), "--steps", "3"]) == 0
+    assert main([*args, "--out", str(tmp_path / "two"), "--steps", "6", "--resume"]) == 0
+    one = (tmp_path / "one/checkpoints/step_00000006/model.safetensors").read_bytes()
+    two = (tmp_path / "two/checkpoints/step_00000006/model.safetensors").read_bytes()
+    assert one == two
