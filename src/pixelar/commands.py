@@ -61,6 +61,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     check_data_fits(model_cfg, train_data.info,
                     "pick a matching --preset or --set model.image_size=/model.image_channels=/model.num_levels=")
     eval_data = None if args.eval_split == "none" else _load_data(args.dataset, args.eval_split, args.data_root)
+    torch.manual_seed(train_cfg.seed)          # the same seed gives the same initial weights
     model = registry.entry(args.model).model_class(model_cfg)
     trainer = Trainer(model, train_cfg, train_data, out, eval_data=eval_data, device=args.device,
                       progress=not args.quiet, extra_meta={"dataset": args.dataset})
