@@ -10,6 +10,7 @@ from .errors import ConfigError
 from .models.base import AutoregressiveModel
 from .models.gated_pixelcnn import GatedPixelCNN
 from .models.pixelcnn import PixelCNN
+from .models.pixelcnn_pp import PixelCNNPlusPlus
 from .training.config import TrainConfig
 
 
@@ -27,6 +28,9 @@ MODELS: dict[str, ModelEntry] = {
                                                  "cifar10_class": P.gated_pixelcnn_cifar10_class,
                                                  "mnist": P.gated_pixelcnn_mnist,
                                                  "small": P.gated_pixelcnn_small}, "cifar10"),
+    "pixelcnn_pp": ModelEntry(PixelCNNPlusPlus, {"cifar10": P.pixelcnn_pp_cifar10,
+                                                 "cifar10_class": P.pixelcnn_pp_cifar10_class,
+                                                 "small": P.pixelcnn_pp_small}, "cifar10"),
 }
 
 

@@ -12,20 +12,24 @@ from pixelar.evaluation.causality import find_leaks
 from tests.conftest import all_presets, reduced
 
 PRESETS = all_presets()
+SIZE = 8   # reduced image size: every model's down-sampling divides it
 ids = [f"{m}-{p}" for m, p in PRESETS]
 
 
 @pytest.mark.parametrize("name,preset", PRESETS, ids=ids)
 def test_exact_causality(name, preset):
-    model = reduced(name, preset, image_size=6)
+    model = reduced(name, preset, image_size=SIZE)
     assert find_leaks(model) == []
 
 
 @pytest.mark.parametrize("name,preset", PRESETS, ids=ids)
 def test_uniform_model_gives_log2_k_bits_per_dim(name, preset):
-    model = reduced(name, preset, image_size=6)
+    model = reduced(name, preset, image_size=SIZE)
     if model.config.distribution == "logistic_mixture":   # no exactly uniform mixture: use the softmax head
-        model = reduced(name, preset, image_size=6, distribution="categorical")
+        try:
+            model = reduced(name, preset, image_size=SIZE, distribution="categorical")
+        except pixelar.ConfigError:
+            pytest.skip(f"{name} has only a logistic-mixture head, which cannot be exactly uniform")
     for p in model.output_layer().parameters():
         torch.nn.init.zeros_(p)
     c, s, k = model.config.image_channels, model.config.image_size, model.config.num_levels
@@ -37,8 +41,8 @@ def test_uniform_model_gives_log2_k_bits_per_dim(name, preset):
 
 @pytest.mark.parametrize("name,preset", PRESETS, ids=ids)
 def test_save_load_gives_identical_log_probs(name, preset, tmp_path):
-    model = reduced(name, preset, image_size=6).eval()
-    c, s, k = model.image_shape[0], 6, model.config.num_levels
+    model = reduced(name, preset, image_size=SIZE).eval()
+    c, s, k = model.image_shape[0], SIZE, model.config.num_levels
     x = torch.randint(0, k, (2, c, s, s), dtype=torch.uint8)
     cond = torch.tensor([0, 1]) if model.config.num_classes else None
     model.save(tmp_path / "ckpt")
@@ -49,9 +53,9 @@ def test_save_load_gives_identical_log_probs(name, preset, tmp_path):
 
 @pytest.mark.parametrize("name,preset", PRESETS, ids=ids)
 def test_one_training_step_at_reduced_size(name, preset):
-    model = reduced(name, preset, image_size=6)
+    model = reduced(name, preset, image_size=SIZE)
     c, k = model.config.image_channels, model.config.num_levels
-    x = torch.randint(0, k, (2, c, 6, 6), dtype=torch.uint8)
+    x = torch.randint(0, k, (2, c, SIZE, SIZE), dtype=torch.uint8)
     cond = torch.tensor([1, 2]) if model.config.num_classes else None
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss = -model.log_prob(x, cond).mean()

@@ -42,15 +42,23 @@ def allowed_mask(model: Any, c: int, i: int, j: int) -> torch.Tensor:
 
 
 def _subpixels(model: Any) -> list[tuple[int, int, int]]:
+    """Every sub-pixel; when all channels of a pixel share their parameters (joint channel
+    distributions) one check per pixel, with channel 0's allowed set, covers them all."""
     C, H, W = model.image_shape
-    return [(c, i, j) for i in range(H) for j in range(W) for c in range(C)]
+    channels = range(C) if model.distribution.autoregressive_channels else [0]
+    return [(c, i, j) for i in range(H) for j in range(W) for c in channels]
 
 
 def dependency_grads(model: Any, positions: list[tuple[int, int, int]], seed: int = 0,
-                     chunk: int = 256) -> Iterator[tuple[tuple[int, int, int], torch.Tensor]]:
-    """Yield ((c, i, j), |d params(c, i, j) / d input|) with the gradient of shape (C, H, W)."""
+                     chunk: int | None = None) -> Iterator[tuple[tuple[int, int, int], torch.Tensor]]:
+    """Yield ((c, i, j), |d params(c, i, j) / d input|) with the gradient of shape (C, H, W).
+
+    ``chunk`` image copies go through the network at once (default: 16,384 pixels' worth,
+    e.g. 256 copies of 8×8 or 16 of 32×32, which bounds the memory of large presets).
+    """
     g = torch.Generator().manual_seed(seed)
     C, H, W = model.image_shape
+    chunk = chunk or max(1, min(256, 16384 // (H * W)))
     K = model.config.num_levels
     x = torch.randint(0, K, (1, C, H, W), generator=g)
     xf = model.scale_input(x)

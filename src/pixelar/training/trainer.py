@@ -194,6 +194,12 @@ class Trainer:
                    disable=not self.progress, dynamic_ncols=True)
         self._set_epoch(self.epoch)
         order = self._epoch_order(self.epoch)
+        if self.step == 0 and getattr(self.model, "needs_data_dependent_init", False):
+            # Weight normalization's data-dependent init, once, on the first batch (no RNG used).
+            x, y = self._batch(order)
+            self.model.data_dependent_init(x, y if self.model.config.num_classes else None)
+            if self.ema is not None:
+                self.ema = EMA(self.model, self.cfg.ema)
         try:
             while True:
                 if target is not None and self.step >= target:

@@ -1,0 +1,137 @@
+"""PixelCNN++ (Salimans, Karpathy, Chen & Kingma 2017).
+
+Two streams of shifted convolutions instead of masks: ``u`` sees every row
+above the current pixel, ``ul`` the rows above and the pixels to the left.
+Six blocks of ``num_resnet`` gated ResNet layers (concat_elu, dropout on the
+residual path after the first convolution, gate a·σ(b)): blocks 1–3 go up
+(stride-2 down-sampling after blocks 1 and 2), blocks 4–6 come down
+(transposed-conv up-sampling before blocks 5 and 6), and every down layer
+reads the matching up layer's output (the long-range shortcuts between block k
+and block 7-k). Output: a discretized logistic mixture conditioned on whole
+pixels with linear R→G→B coefficients. Every layer is weight-normalized with
+data-dependent initialization. Class conditioning: a one-hot label times a
+per-layer matrix, added to the gate pre-activations of every gated ResNet.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import ConfigError
+from ..nn.masked import shift_down, shift_right
+from ..nn.shifted import (DownRightShiftedConv2d, DownRightShiftedDeconv2d, DownShiftedConv2d,
+                          DownShiftedDeconv2d, concat_elu, nin)
+from ..nn.weightnorm import DataDependentInit
+from .base import AutoregressiveModel, ImageModelConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class PixelCNNPlusPlusConfig(ImageModelConfig):
+    distribution: str = "logistic_mixture"
+    num_mixtures: int = 10
+    num_filters: int = 160
+    num_resnet: int = 5          # gated ResNet layers per block (blocks 5 and 6 have one more)
+    dropout: float = 0.5
+
+    def validate(self) -> None:
+        super().validate()
+        if self.distribution != "logistic_mixture":
+            raise ConfigError("pixelcnn_pp conditions on whole pixels: distribution must be logistic_mixture")
+        if self.image_size % 4:
+            raise ConfigError(f"pixelcnn_pp down-samples twice: image_size must be a multiple of 4, "
+                              f"got {self.image_size}")
+        if self.num_resnet < 1 or self.num_filters < 1:
+            raise ConfigError("num_resnet and num_filters must be >= 1")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+
+
+class GatedResNet(nn.Module):
+    """x + a ⊙ σ(b), [a, b] = conv(dropout(concat_elu(conv(concat_elu(x)) + nin(concat_elu(skip))))) + h·W."""
+
+    def __init__(self, filters: int, conv: type, skip_channels: int, dropout: float, num_classes: int) -> None:
+        super().__init__()
+        self.conv_in = conv(2 * filters, filters)
+        self.skip = nin(2 * skip_channels, filters) if skip_channels else None
+        self.dropout = nn.Dropout(dropout)
+        self.conv_out = conv(2 * filters, 2 * filters, init_scale=0.1)
+        self.class_bias = nn.Linear(num_classes, 2 * filters, bias=False) if num_classes else None
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor | None = None,
+                onehot: torch.Tensor | None = None) -> torch.Tensor:
+        c = self.conv_in(concat_elu(x))
+        if self.skip is not None:
+            c = c + self.skip(concat_elu(skip))
+        c = self.conv_out(self.dropout(concat_elu(c)))      # (N, 2F, H, W)
+        if self.class_bias is not None:
+            c = c + self.class_bias(onehot)[:, :, None, None]
+        a, b = c.chunk(2, dim=1)
+        return x + a * torch.sigmoid(b)
+
+
+class PixelCNNPlusPlus(DataDependentInit, AutoregressiveModel):
+    name = "pixelcnn_pp"
+    config_class = PixelCNNPlusPlusConfig
+
+    def __init__(self, config: PixelCNNPlusPlusConfig) -> None:
+        super().__init__(config)
+        self._register_ddi()
+        F_, R, k = config.num_filters, config.num_resnet, config.num_classes
+        c_in = config.image_channels + 1                       # + a channel of ones: marks the padding
+        p = config.dropout
+
+        def u_layer(skip: int) -> GatedResNet:
+            return GatedResNet(F_, DownShiftedConv2d, skip, p, k)
+
+        def ul_layer(skip: int) -> GatedResNet:
+            return GatedResNet(F_, DownRightShiftedConv2d, skip, p, k)
+
+        self.u_init = DownShiftedConv2d(c_in, F_, (2, 3))
+        self.ul_init_up = DownShiftedConv2d(c_in, F_, (1, 3))
+        self.ul_init_left = DownRightShiftedConv2d(c_in, F_, (2, 1))
+        # Up pass: 3 blocks of R layers; ul layers read u (F channels).
+        self.up_u = nn.ModuleList(nn.ModuleList(u_layer(0) for _ in range(R)) for _ in range(3))
+        self.up_ul = nn.ModuleList(nn.ModuleList(ul_layer(F_) for _ in range(R)) for _ in range(3))
+        self.down_u = nn.ModuleList(DownShiftedConv2d(F_, F_, (2, 3), stride=2) for _ in range(2))
+        self.down_ul = nn.ModuleList(DownRightShiftedConv2d(F_, F_, (2, 2), stride=2) for _ in range(2))
+        # Down pass: R, R+1, R+1 layers; u reads the stored u, ul reads [u, stored ul] (2F channels).
+        sizes = [R, R + 1, R + 1]
+        self.dn_u = nn.ModuleList(nn.ModuleList(u_layer(F_) for _ in range(n)) for n in sizes)
+        self.dn_ul = nn.ModuleList(nn.ModuleList(ul_layer(2 * F_) for _ in range(n)) for n in sizes)
+        self.up_sample_u = nn.ModuleList(DownShiftedDeconv2d(F_, F_, (2, 3)) for _ in range(2))
+        self.up_sample_ul = nn.ModuleList(DownRightShiftedDeconv2d(F_, F_, (2, 2)) for _ in range(2))
+        self.out = nin(F_, self.distribution.num_params)
+
+    def network(self, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+        n, _, h, w = x.shape
+        onehot = (F.one_hot(cond, self.config.num_classes).to(x.dtype) if self.config.num_classes else None)
+        x_pad = torch.cat([x, x.new_ones(n, 1, h, w)], dim=1)
+        # First layer: the shifts make u see rows < r and ul see (rows < r) ∪ (row r, cols < c).
+        u = shift_down(self.u_init(x_pad))
+        ul = shift_down(self.ul_init_up(x_pad)) + shift_right(self.ul_init_left(x_pad))
+        us, uls = [u], [ul]
+        for block in range(3):
+            for lu, lul in zip(self.up_u[block], self.up_ul[block]):
+                u = lu(u, onehot=onehot)
+                ul = lul(ul, u, onehot)
+                us.append(u)
+                uls.append(ul)
+            if block < 2:
+                u, ul = self.down_u[block](u), self.down_ul[block](ul)
+                us.append(u)
+                uls.append(ul)
+        u, ul = us.pop(), uls.pop()
+        for block in range(3):
+            for lu, lul in zip(self.dn_u[block], self.dn_ul[block]):
+                u = lu(u, us.pop(), onehot)
+                ul = lul(ul, torch.cat([u, uls.pop()], dim=1), onehot)
+            if block < 2:
+                u, ul = self.up_sample_u[block](u), self.up_sample_ul[block](ul)
+        assert not us and not uls, "every stored activation must be consumed exactly once"
+        return self.out(F.elu(ul))                          # (N, P, H, W)
+
+    def output_layer(self) -> nn.Module:
+        return self.out

@@ -1,0 +1,80 @@
+"""Down-shifted and down-right-shifted convolutions of PixelCNN++ (Salimans et al. 2017, §2.5).
+
+Instead of masks, PixelCNN++ pads so that a k_h × k_w kernel only covers rows
+above and including the current one (down-shifted: centred horizontally) or
+rows above and columns left of and including the current one
+(down-right-shifted). The network then shifts the first layer's output down
+(and right) by one so that no pixel ever sees itself; later layers keep that
+invariant. Transposed versions up-sample by 2 and crop the same way.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .weightnorm import WeightNormConv2d
+
+
+class DownShiftedConv2d(nn.Module):
+    """Output (r, c) reads rows r-k_h+1..r, columns c-(k_w-1)/2..c+(k_w-1)/2. (N, in, H, W) -> (N, out, H/s, W/s)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: tuple[int, int] = (2, 3),
+                 stride: int = 1, init_scale: float = 1.0) -> None:
+        super().__init__()
+        self.kh, self.kw = kernel_size
+        self.conv = WeightNormConv2d(in_channels, out_channels, kernel_size, stride, init_scale)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p = (self.kw - 1) // 2
+        return self.conv(F.pad(x, (p, p, self.kh - 1, 0)))
+
+
+class DownRightShiftedConv2d(nn.Module):
+    """Output (r, c) reads rows r-k_h+1..r, columns c-k_w+1..c."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: tuple[int, int] = (2, 2),
+                 stride: int = 1, init_scale: float = 1.0) -> None:
+        super().__init__()
+        self.kh, self.kw = kernel_size
+        self.conv = WeightNormConv2d(in_channels, out_channels, kernel_size, stride, init_scale)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(F.pad(x, (self.kw - 1, 0, self.kh - 1, 0)))
+
+
+class DownShiftedDeconv2d(nn.Module):
+    """×2 up-sampling whose output row 2r, 2r+1 reads input rows <= r (crop the bottom k_h - 1 rows)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: tuple[int, int] = (2, 3)) -> None:
+        super().__init__()
+        self.kh, self.kw = kernel_size
+        self.conv = WeightNormConv2d(in_channels, out_channels, kernel_size, 2, transposed=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[2] * 2, x.shape[3] * 2
+        y = self.conv(x)                                  # (N, out, 2H + k_h - 1, 2W + k_w - 1)
+        p = (self.kw - 1) // 2
+        return y[:, :, :h, p:p + w]
+
+
+class DownRightShiftedDeconv2d(nn.Module):
+    """×2 up-sampling reading input rows <= r and columns <= c (crop bottom and right)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: tuple[int, int] = (2, 2)) -> None:
+        super().__init__()
+        self.conv = WeightNormConv2d(in_channels, out_channels, kernel_size, 2, transposed=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[2] * 2, x.shape[3] * 2
+        return self.conv(x)[:, :, :h, :w]
+
+
+def nin(in_channels: int, out_channels: int, init_scale: float = 1.0) -> WeightNormConv2d:
+    """Network-in-network: a weight-normalized 1×1 convolution (a dense layer over channels)."""
+    return WeightNormConv2d(in_channels, out_channels, (1, 1), 1, init_scale)
+
+
+def concat_elu(x: torch.Tensor) -> torch.Tensor:
+    """ELU of [x, -x] along channels: keeps both signs' information, doubles the channels."""
+    return F.elu(torch.cat([x, -x], dim=1))
