@@ -56,7 +56,11 @@ class WeightNormConv2d(nn.Module):
         y = self._conv(x, self.weight(), None)                           # V/||V|| applied, no bias
         mean = y.mean(dim=(0, 2, 3))
         var = y.var(dim=(0, 2, 3), unbiased=False)
-        scale = self.init_scale / torch.sqrt(var + 1e-10)
+        # A feature that is constant on the init batch (e.g. a low-resolution position that only
+        # sees padding) would get a gain of 1/sqrt(var + 1e-10) ~ 1e5 that amplifies rounding
+        # noise layer after layer; such features (std < 0.01) keep unit gain and are only centred.
+        scale = torch.where(var > 1e-4, self.init_scale / torch.sqrt(var.clamp(min=1e-4)),
+                            torch.full_like(var, self.init_scale))
         self.g.copy_(scale)
         self.b.copy_(-mean * scale)
         self.init_pending = False
