@@ -48,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max-images", type=int, default=0, help="evaluate only the first N images (0 = all)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--nll-map", help="write the first few images beside heat maps of their bits per pixel")
+    p.add_argument("--nll-map-images", type=int, default=4)
+    p.add_argument("--force", action="store_true", help="overwrite --nll-map if it exists")
     p.add_argument("--device", default="cpu")
 
     p = sub.add_parser("sample", help="draw samples into an image grid")
@@ -57,6 +60,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--class", dest="label", type=int, help="class label for class-conditional models")
     p.add_argument("--method", default="auto", help="auto (fastest exact) or naive")
+    p.add_argument("--map", dest="map_sampling", action="store_true",
+                   help="mixture models: sample the component, take its mode (Kolesnikov & Lampert §4.2)")
+    p.add_argument("--log-scale-shift", type=float, default=0.0,
+                   help="mixture models: subtract this from the predicted log-scales (reduced variance)")
     p.add_argument("--out", required=True, help="PNG grid to write")
     p.add_argument("--scale", type=int, default=4, help="integer upscaling of the grid for viewing")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")

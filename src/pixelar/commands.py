@@ -77,9 +77,15 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from .evaluation.bpd import evaluate
+    from .imageio import check_writable
+    if args.nll_map:
+        check_writable(args.nll_map, args.force)
     model = ckpt.load(args.checkpoint, map_location=args.device)
     data = _load_data(args.dataset, args.split, args.data_root)
     check_data_fits(model.config, data.info, "evaluate on a data set of the kind the model was trained on")
+    if args.nll_map:
+        from .evaluation.nll_map import write_nll_map
+        write_nll_map(model, data, args.nll_map, num_images=args.nll_map_images, force=args.force)
     r = evaluate(model, data, batch_size=args.batch_size, max_images=args.max_images,
                  progress=not args.json, device=args.device)
     r = {"dataset": args.dataset, "split": args.split, **r}
@@ -111,9 +117,12 @@ def cmd_sample(args: argparse.Namespace) -> int:
     check_writable(args.out, args.force)
     model = ckpt.load(args.checkpoint, map_location=args.device)
     cond = _cond(model, args.label, args.n, args.device)
+    if (args.map_sampling or args.log_scale_shift) and model.distribution.name != "logistic_mixture":
+        raise PixelarError(f"--map and --log-scale-shift need a logistic-mixture model; this one's output "
+                           f"is {model.distribution.name}")
     g = torch.Generator(device=args.device).manual_seed(args.seed)
-    x = model.sample(args.n, cond=cond, generator=g, temperature=args.temperature,
-                     method=args.method, progress=True)
+    x = model.sample(args.n, cond=cond, generator=g, temperature=args.temperature, method=args.method,
+                     progress=True, map_sampling=args.map_sampling, log_scale_shift=args.log_scale_shift)
     save_png(grid(x, model.config.num_levels, scale=args.scale), args.out, force=args.force)
     print(f"wrote {args.n} samples to {args.out}")
     return 0

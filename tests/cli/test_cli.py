@@ -179,3 +179,22 @@ def test_cli_resume_is_bit_identical(npz_data, tmp_path):
     one = (tmp_path / "one/checkpoints/step_00000006/model.safetensors").read_bytes()
     two = (tmp_path / "two/checkpoints/step_00000006/model.safetensors").read_bytes()
     assert one == two
+
+
+def test_mixture_sampling_controls_and_nll_map(run_dir, npz_data, tmp_path, capsys):
+    for extra in (["--map"], ["--log-scale-shift", "1.5"], ["--temperature", "0.8"]):
+        out = tmp_path / f"s{len(extra)}{extra[0]}.png"
+        assert main(["sample", "--checkpoint", str(run_dir), "-n", "1", "--out", str(out), *extra]) == 0
+        assert out.exists()
+    nll = tmp_path / "nll.png"
+    assert main(["eval", "--checkpoint", str(run_dir), "--dataset", npz_data, "--nll-map", str(nll),
+                 "--nll-map-images", "2"]) == 0
+    assert Image.open(nll).size[0] > 60
+
+
+def test_mixture_options_are_refused_for_softmax_models(npz_data, tmp_path, capsys):
+    out = tmp_path / "r"
+    assert main(["train", "--model", "pixelcnn", "--preset", "small", *TINY, "--set", "model.distribution=categorical",
+                 "--dataset", npz_data, "--out", str(out), "--steps", "1", "--quiet", "--eval-split", "none"]) == 0
+    fails(["sample", "--checkpoint", str(out), "-n", "1", "--map", "--out", str(tmp_path / "x.png")], capsys,
+          "need a logistic-mixture model")

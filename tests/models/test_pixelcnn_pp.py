@@ -57,3 +57,16 @@ def test_trainer_runs_the_init_once_and_ema_is_used_for_eval(tmp_path):
     resumed.resume()
     assert not resumed.model.needs_data_dependent_init             # restored, not re-initialized
     assert all(torch.equal(resumed.ema.state[k], t.ema.state[k]) for k in t.ema.state)
+
+
+def test_map_and_reduced_variance_sampling():
+    """MAP sampling is deterministic given the component; a large log-scale shift approaches it."""
+    torch.manual_seed(0)
+    model = pixelar.build("pixelcnn_pp", "small", image_size=4, num_filters=8, num_resnet=1, num_mixtures=1)
+    a = model.sample(2, generator=torch.Generator().manual_seed(0), map_sampling=True)
+    b = model.sample(2, generator=torch.Generator().manual_seed(5), map_sampling=True)
+    assert torch.equal(a, b)          # one component: nothing random is left
+    c = model.sample(2, generator=torch.Generator().manual_seed(1), log_scale_shift=30.0)
+    assert torch.equal(a, c)
+    d = model.sample(2, generator=torch.Generator().manual_seed(1))
+    assert not torch.equal(a, d)

@@ -179,7 +179,7 @@ class DiscretizedLogisticMixture(Distribution):
     # ---- sampling and MAP --------------------------------------------------------
     def sample(self, params: torch.Tensor, generator: torch.Generator | None = None,
                temperature: float = 1.0, channel: int | None = None,
-               log_scale_shift: float = 0.0) -> torch.Tensor:
+               log_scale_shift: float = 0.0, map_sampling: bool = False) -> torch.Tensor:
         """Exact draw of whole pixels, (N, C, H, W) int64.
 
         1. component m ~ Categorical(softmax(logits / T)) per pixel (Gumbel-max, M uniforms);
@@ -190,15 +190,20 @@ class DiscretizedLogisticMixture(Distribution):
 
         ``log_scale_shift`` > 0 gives reduced-variance samples; T = 1 and shift 0 sample the
         model's distribution exactly (up to the 2**-24 truncation of the logistic tails).
+        ``map_sampling`` (Kolesnikov & Lampert §4.2): sample the component, then take its mode
+        per channel (the bin of the coupled mean, clamped to the edge bins) instead of step 2's noise.
         """
         check_temperature(temperature)
         self.check_channel(channel)
         log_pi, means, log_scales, coeffs = self.split_params(params)
         n, _, h, w = log_pi.shape
         comp = gumbel_argmax(log_pi / temperature, dim=1, generator=generator)    # (N, H, W)
-        u = torch.rand((n, self.num_channels, h, w), generator=generator, device=log_pi.device,
-                       dtype=torch.float32).clamp(_U_EPS, 1.0 - _U_EPS).to(means.dtype)
-        noise = torch.log(u) - torch.log1p(-u)                                    # standard logistic
+        if map_sampling:
+            noise = means.new_zeros((n, self.num_channels, h, w))                # the component's mode
+        else:
+            u = torch.rand((n, self.num_channels, h, w), generator=generator, device=log_pi.device,
+                           dtype=torch.float32).clamp(_U_EPS, 1.0 - _U_EPS).to(means.dtype)
+            noise = torch.log(u) - torch.log1p(-u)                                # standard logistic
         means, log_scales, coeffs = (_pick(t, comp) for t in (means, log_scales, coeffs))
         scales = torch.exp(log_scales - log_scale_shift) * temperature           # (N, C, H, W)
         levels: list[torch.Tensor] = []

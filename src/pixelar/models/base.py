@@ -120,20 +120,25 @@ class AutoregressiveModel(nn.Module):
     # ---- sampling -----------------------------------------------------------------
     @torch.no_grad()
     def sample(self, n: int, cond: torch.Tensor | None = None, generator: torch.Generator | None = None,
-               temperature: float = 1.0, method: str = "auto", progress: bool = False) -> torch.Tensor:
-        """n images (n, C, H, W) uint8 drawn from the model (EMA weights if loaded)."""
+               temperature: float = 1.0, method: str = "auto", progress: bool = False,
+               **options: Any) -> torch.Tensor:
+        """n images (n, C, H, W) uint8 drawn from the model (EMA weights if loaded).
+
+        Mixture models also take ``log_scale_shift`` (reduced-variance sampling) and
+        ``map_sampling`` (sample the component, take its mode).
+        """
         from ..sampling import sample
         return sample(self, n, cond=cond, generator=generator, temperature=temperature,
-                      method=method, progress=progress)
+                      method=method, progress=progress, **options)
 
     @torch.no_grad()
     def complete(self, x: torch.Tensor, known: torch.Tensor, cond: torch.Tensor | None = None,
                  generator: torch.Generator | None = None, temperature: float = 1.0,
-                 method: str = "auto", progress: bool = False) -> torch.Tensor:
+                 method: str = "auto", progress: bool = False, **options: Any) -> torch.Tensor:
         """Sample the sub-pixels where ``known`` is False; known ones are returned unchanged."""
         from ..sampling import complete
         return complete(self, x, known, cond=cond, generator=generator, temperature=temperature,
-                        method=method, progress=progress)
+                        method=method, progress=progress, **options)
 
     # ---- persistence --------------------------------------------------------------
     def save(self, directory: str) -> None:

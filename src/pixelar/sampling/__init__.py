@@ -19,6 +19,20 @@ def _method(model: AutoregressiveModel, method: str) -> str:
     return "naive"
 
 
+MIXTURE_OPTIONS = ("log_scale_shift", "map_sampling")
+
+
+def _check_options(model: AutoregressiveModel, options: dict) -> dict:
+    unknown = [k for k in options if k not in MIXTURE_OPTIONS]
+    if unknown:
+        raise ValueError(f"unknown sampling option(s) {unknown}; known: {', '.join(MIXTURE_OPTIONS)}")
+    active = {k: v for k, v in options.items() if v}
+    if active and model.distribution.name != "logistic_mixture":
+        raise ValueError(f"{', '.join(active)} apply to logistic-mixture outputs; this model's output "
+                         f"is {model.distribution.name}")
+    return active
+
+
 def _check_cond(model: AutoregressiveModel, n: int, cond: torch.Tensor | None) -> torch.Tensor | None:
     if model.config.num_classes and cond is not None and cond.dim() == 0:
         cond = cond.expand(n)
@@ -28,20 +42,21 @@ def _check_cond(model: AutoregressiveModel, n: int, cond: torch.Tensor | None) -
 @torch.no_grad()
 def sample(model: AutoregressiveModel, n: int, cond: torch.Tensor | None = None,
            generator: torch.Generator | None = None, temperature: float = 1.0,
-           method: str = "auto", progress: bool = False) -> torch.Tensor:
-    """n fresh images (n, C, H, W) uint8."""
+           method: str = "auto", progress: bool = False, **options: object) -> torch.Tensor:
+    """n fresh images (n, C, H, W) uint8. ``options``: ``log_scale_shift``, ``map_sampling``."""
     c, h, w = model.image_shape
     device = next(model.parameters()).device
     x = torch.zeros(n, c, h, w, dtype=torch.long, device=device)
     known = torch.zeros(n, c, h, w, dtype=torch.bool, device=device)
     return complete(model, x, known, cond=cond, generator=generator, temperature=temperature,
-                    method=method, progress=progress)
+                    method=method, progress=progress, **options)
 
 
 @torch.no_grad()
 def complete(model: AutoregressiveModel, x: torch.Tensor, known: torch.Tensor,
              cond: torch.Tensor | None = None, generator: torch.Generator | None = None,
-             temperature: float = 1.0, method: str = "auto", progress: bool = False) -> torch.Tensor:
+             temperature: float = 1.0, method: str = "auto", progress: bool = False,
+             **options: object) -> torch.Tensor:
     """Sample the sub-pixels of x (N, C, H, W) where the bool mask ``known`` is False."""
     if known.dtype != torch.bool:
         raise ValueError("known must be a bool tensor (True = keep this sub-pixel)")
@@ -51,10 +66,11 @@ def complete(model: AutoregressiveModel, x: torch.Tensor, known: torch.Tensor,
     cond = _check_cond(model, x.shape[0], cond)
     model.check_input(x, cond)
     _method(model, method)
+    options = _check_options(model, options)
     was_training = model.training
     model.eval()
     try:
         return sample_naive(model, x, known, cond=cond, generator=generator,
-                            temperature=temperature, progress=progress)
+                            temperature=temperature, progress=progress, **options)
     finally:
         model.train(was_training)

@@ -24,13 +24,14 @@ def _steps(model: AutoregressiveModel) -> list[tuple[int, int, int | None]]:
 @torch.no_grad()
 def sample_naive(model: AutoregressiveModel, x: torch.Tensor, known: torch.Tensor,
                  cond: torch.Tensor | None = None, generator: torch.Generator | None = None,
-                 temperature: float = 1.0, progress: bool = False) -> torch.Tensor:
+                 temperature: float = 1.0, progress: bool = False, **options: object) -> torch.Tensor:
     """Fill the unknown sub-pixels of ``x``.
 
     x: (N, C, H, W) integer canvas (values at unknown positions are ignored).
     known: (N, C, H, W) bool, True where x is given. Returns (N, C, H, W) uint8.
     For distributions that draw all channels of a pixel jointly (logistic
-    mixture), a pixel must be entirely known or entirely unknown.
+    mixture), a pixel must be entirely known or entirely unknown. ``options`` go to the
+    distribution's ``sample`` (e.g. ``log_scale_shift``, ``map_sampling`` for mixtures).
     """
     dist = model.distribution
     x = x.long().clone()
@@ -47,7 +48,7 @@ def sample_naive(model: AutoregressiveModel, x: torch.Tensor, known: torch.Tenso
         if not todo.any():
             continue
         params = model(x, cond)[:, :, i:i + 1, j:j + 1]          # (N, P, 1, 1)
-        drawn = dist.sample(params, generator=generator, temperature=temperature, channel=ch)
+        drawn = dist.sample(params, generator=generator, temperature=temperature, channel=ch, **options)
         drawn = drawn[:, :, 0, 0]                                # (N, C or 1)
         if ch is None:
             x[:, :, i, j] = torch.where(todo, drawn, x[:, :, i, j])
