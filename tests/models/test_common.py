@@ -76,10 +76,12 @@ def _all_images(c: int, s: int, k: int) -> torch.Tensor:
     ("gated_pixelcnn", "small", 3, 1, 4),    # logistic mixture
     ("pixelcnn", "small", 1, 2, 3),          # logistic mixture, one channel
     ("gated_pixelcnn", "cifar10_class", 1, 2, 3),
+    ("pixelcnn_pp", "cifar10_class", 1, 4, 2),   # 2^16 images: the down/up-sampling path too
 ])
 def test_joint_model_sums_to_one_over_all_images(name, preset, c, s, k):
-    model = reduced(name, preset, image_size=s, image_channels=c, num_levels=k, hidden=12,
-                    num_layers=3, output_features=16)
+    widths = ({"num_filters": 8, "num_resnet": 1} if name == "pixelcnn_pp"
+              else {"hidden": 12, "num_layers": 3, "output_features": 16})
+    model = reduced(name, preset, image_size=s, image_channels=c, num_levels=k, **widths).eval()
     x = _all_images(c, s, k)
     cond = torch.full((x.shape[0],), 3) if model.config.num_classes else None
     with torch.no_grad():

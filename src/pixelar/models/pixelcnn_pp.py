@@ -59,6 +59,8 @@ class GatedResNet(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.conv_out = conv(2 * filters, 2 * filters, init_scale=0.1)
         self.class_bias = nn.Linear(num_classes, 2 * filters, bias=False) if num_classes else None
+        if self.class_bias is not None:
+            nn.init.normal_(self.class_bias.weight, 0.0, 0.05)   # as the reference's 'hw' matrix
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor | None = None,
                 onehot: torch.Tensor | None = None) -> torch.Tensor:
