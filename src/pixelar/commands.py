@@ -92,8 +92,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(r, sort_keys=True))
     else:
+        kind = " (upper bound: dequantized continuous likelihood)" if r["bound"] else ""
         print(f"{args.dataset}/{args.split}: {r['bits_per_dim']:.4f} bits/dim, "
-              f"{r['nats_per_image']:.2f} nats/image over {r['num_images']} images")
+              f"{r['nats_per_image']:.2f} nats/image over {r['num_images']} images{kind}")
     return 0
 
 

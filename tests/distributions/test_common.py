@@ -48,7 +48,8 @@ CASES = [("categorical", 1, 4), ("categorical", 3, 5), ("categorical", 1, 256),
          ("bernoulli", 1, 2), ("bernoulli", 3, 2),
          ("logistic_mixture", 1, 4), ("logistic_mixture", 1, 5), ("logistic_mixture", 3, 4),
          ("logistic_mixture", 3, 5), ("logistic_mixture", 1, 256), ("logistic_mixture", 1, 2),
-         ("logistic_mixture", 2, 3)]
+         ("logistic_mixture", 2, 3),
+         ("categorical_linear", 3, 4), ("categorical_linear", 2, 5), ("categorical_linear", 1, 256)]
 
 
 def make(name: str, c: int, k: int) -> Distribution:
@@ -97,7 +98,8 @@ def draw(dist: Distribution, params1: torch.Tensor, n: int, seed: int, **kwargs)
 
 
 SAMPLING_CASES = [("categorical", 1, 5), ("categorical", 3, 4), ("bernoulli", 3, 2),
-                  ("logistic_mixture", 1, 5), ("logistic_mixture", 3, 4), ("logistic_mixture", 1, 256)]
+                  ("logistic_mixture", 1, 5), ("logistic_mixture", 3, 4), ("logistic_mixture", 1, 256),
+                  ("categorical_linear", 3, 4)]
 
 
 @pytest.mark.parametrize("name,c,k", SAMPLING_CASES)
@@ -108,7 +110,8 @@ def test_sample_frequencies_match_log_prob(name: str, c: int, k: int) -> None:
     assert stat < limit, (stat, limit)
 
 
-@pytest.mark.parametrize("name,c,k", [("categorical", 3, 4), ("bernoulli", 2, 2), ("logistic_mixture", 3, 4)])
+@pytest.mark.parametrize("name,c,k", [("categorical", 3, 4), ("bernoulli", 2, 2), ("logistic_mixture", 3, 4),
+                                      ("categorical_linear", 3, 4)])
 def test_temperature_samples_the_tempered_distribution(name: str, c: int, k: int) -> None:
     dist = make(name, c, k)
     params1 = random_params(dist, 1, torch.Generator().manual_seed(3))
@@ -205,7 +208,8 @@ def test_build_distribution() -> None:
     assert isinstance(mix, DiscretizedLogisticMixture) and mix.num_params == 100
     assert build_distribution("logistic_mixture", 1, 256).num_params == 30
     assert build_distribution("categorical", 3, 256).num_params == 768
-    with pytest.raises(ConfigError, match="bernoulli, categorical, logistic_mixture"):
+    assert build_distribution("categorical_linear", 3, 256).num_params == (3 + 3) * 256
+    with pytest.raises(ConfigError, match="bernoulli, categorical, categorical_linear, logistic_mixture"):
         build_distribution("gaussian", 3, 256)
     with pytest.raises(ConfigError, match="num_mixtures"):
         build_distribution("categorical", 3, 256, num_mixtures=5)

@@ -1,6 +1,7 @@
 """PixelCNN++: data-dependent init, EMA, class conditioning, parameter count."""
 from __future__ import annotations
 
+import pytest
 import torch
 
 import pixelar
@@ -70,3 +71,17 @@ def test_map_and_reduced_variance_sampling():
     assert torch.equal(a, c)
     d = model.sample(2, generator=torch.Generator().manual_seed(1))
     assert not torch.equal(a, d)
+
+
+def test_dequantized_likelihood_is_reported_as_a_bound(tmp_path):
+    from pixelar.evaluation.bpd import evaluate
+    torch.manual_seed(0)
+    model = pixelar.build("pixelcnn_pp", "small", image_size=4, num_filters=8, num_resnet=1,
+                          likelihood="dequantized")
+    data = random_dataset(6, size=4)
+    r1, r2 = evaluate(model, data), evaluate(model, data)
+    assert r1["bound"] is True and r1 == r2        # fixed-seed dequantization: repeatable
+    exact = pixelar.build("pixelcnn_pp", "small", image_size=4, num_filters=8, num_resnet=1)
+    assert evaluate(exact, data)["bound"] is False
+    with pytest.raises(pixelar.ConfigError, match="dequantized needs"):
+        pixelar.build("pixelcnn_pp", "small", likelihood="dequantized", distribution="categorical_linear")

@@ -8,12 +8,14 @@ from ..errors import ConfigError
 from .base import Distribution, bits_per_dim
 from .bernoulli import Bernoulli
 from .categorical import Categorical
+from .categorical_linear import LinearDependentCategorical
 from .logistic_mixture import DiscretizedLogisticMixture
 
 DISTRIBUTIONS: dict[str, type[Distribution]] = {
     Categorical.name: Categorical,
     Bernoulli.name: Bernoulli,
     DiscretizedLogisticMixture.name: DiscretizedLogisticMixture,
+    LinearDependentCategorical.name: LinearDependentCategorical,
 }
 
 
@@ -35,4 +37,5 @@ def build_distribution(name: str, num_channels: int, num_levels: int, **kwargs: 
 
 
 __all__ = ["Bernoulli", "Categorical", "DISTRIBUTIONS", "DiscretizedLogisticMixture", "Distribution",
+           "LinearDependentCategorical",
            "bits_per_dim", "build_distribution"]

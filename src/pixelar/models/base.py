@@ -25,7 +25,7 @@ class ImageModelConfig:
     image_channels: int = 3
     image_size: int = 32
     num_levels: int = 256
-    distribution: Literal["categorical", "logistic_mixture", "bernoulli"] = "categorical"
+    distribution: Literal["categorical", "logistic_mixture", "bernoulli", "categorical_linear"] = "categorical"
     num_mixtures: int = 10       # logistic_mixture only
     num_classes: int = 0         # > 0: class-conditional (cond = int64 labels of shape (N,))
 
@@ -109,9 +109,23 @@ class AutoregressiveModel(nn.Module):
         """log p(x_i | x_<i) in nats for every sub-pixel, (N, C, H, W)."""
         return self.distribution.log_prob_elementwise(self(x, cond), x.long())
 
-    def log_prob(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
-        """Exact log p(x) in nats per image, shape (N,)."""
-        return self.distribution.log_prob(self(x, cond), x.long())
+    @property
+    def is_bound(self) -> bool:
+        """True when log_prob is a variational bound (dequantized likelihood), not exact."""
+        return getattr(self.config, "likelihood", "discrete") == "dequantized"
+
+    def log_prob(self, x: torch.Tensor, cond: torch.Tensor | None = None,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+        """Exact log p(x) in nats per image, shape (N,).
+
+        With ``likelihood="dequantized"`` it is instead log q(x + u) for a fresh u ~ U[0,1)^D
+        drawn from ``generator``: a one-sample estimate of a lower bound on log p(x).
+        """
+        params = self(x, cond)
+        if self.is_bound:
+            u = torch.rand(x.shape, generator=generator, device=x.device)
+            return self.distribution.dequantized_log_prob(params, x.long(), u)
+        return self.distribution.log_prob(params, x.long())
 
     def bits_per_dim(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         """-log2 p(x) / (C·H·W) per image, shape (N,)."""

@@ -15,6 +15,7 @@ per-layer matrix, added to the gate pre-activations of every gated ResNet.
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -30,21 +31,27 @@ from .base import AutoregressiveModel, ImageModelConfig
 
 @dataclasses.dataclass(frozen=True)
 class PixelCNNPlusPlusConfig(ImageModelConfig):
-    distribution: str = "logistic_mixture"
+    distribution: Literal["logistic_mixture", "categorical_linear"] = "logistic_mixture"
     num_mixtures: int = 10
     num_filters: int = 160
     num_resnet: int = 5          # gated ResNet layers per block (blocks 5 and 6 have one more)
     dropout: float = 0.5
+    # "dequantized": train and score the continuous density of x + U[0,1) (§3.4.2 ablation);
+    # log_prob is then a random variational bound, reported as such, never an exact likelihood.
+    likelihood: Literal["discrete", "dequantized"] = "discrete"
 
     def validate(self) -> None:
         super().validate()
-        if self.distribution != "logistic_mixture":
-            raise ConfigError("pixelcnn_pp conditions on whole pixels: distribution must be logistic_mixture")
+        if self.distribution not in ("logistic_mixture", "categorical_linear"):
+            raise ConfigError("pixelcnn_pp conditions on whole pixels: distribution must be logistic_mixture "
+                              "or categorical_linear (the §3.4.1 softmax ablation)")
         if self.image_size % 4:
             raise ConfigError(f"pixelcnn_pp down-samples twice: image_size must be a multiple of 4, "
                               f"got {self.image_size}")
         if self.num_resnet < 1 or self.num_filters < 1:
             raise ConfigError("num_resnet and num_filters must be >= 1")
+        if self.likelihood == "dequantized" and self.distribution != "logistic_mixture":
+            raise ConfigError("likelihood=dequantized needs the continuous logistic mixture")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
 

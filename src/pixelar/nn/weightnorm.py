@@ -34,7 +34,7 @@ class WeightNormConv2d(nn.Module):
     def weight(self) -> torch.Tensor:
         out_dim = 1 if self.transposed else 0
         dims = [d for d in range(self.v.dim()) if d != out_dim]
-        scale = self.g / self.v.pow(2).sum(dims).sqrt()                  # (out,)
+        scale = self.g / self.v.pow(2).sum(dims).sqrt().clamp_min(1e-12)  # (out,); V = 0 gives W = 0
         shape = [1] * self.v.dim()
         shape[out_dim] = -1
         return self.v * scale.view(shape)
