@@ -68,6 +68,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
         print(f"resuming from {trainer.resume()} (step {trainer.step})")
     result = trainer.run(steps=args.steps, epochs=args.epochs, minutes=args.minutes)
+    if "stopped_by" in result:
+        print(f"stopped by {result['stopped_by']} at step {result['step']}; checkpoint {result['checkpoint']}; "
+              f"continue with the same command and --resume")
+        return 0
     line = f"step {result['step']}: train {result['train_bpd']:.4f} bits/dim"
     if "test_bits_per_dim" in result:
         line += f", {args.eval_split} {result['test_bits_per_dim']:.4f} bits/dim"

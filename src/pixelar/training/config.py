@@ -26,6 +26,7 @@ class TrainConfig:
     eval_max_images: int = 0       # 0 = the whole evaluation split
     checkpoint_every: int = 500    # steps between checkpoints (one is always written at the end)
     keep_checkpoints: int = 3
+    max_nonfinite_in_a_row: int = 10   # skipped non-finite steps in a row before the run stops
 
     def validate(self) -> None:
         if self.batch_size < 1 or self.eval_batch_size < 1:

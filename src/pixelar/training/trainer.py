@@ -11,6 +11,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -62,6 +63,9 @@ class Trainer:
         self.step = 0
         self.epoch = 0
         self.batch_in_epoch = 0
+        self.skipped_nonfinite = 0       # steps skipped for a non-finite loss or gradient, in total
+        self.nonfinite_in_a_row = 0
+        self.stop_signal: int | None = None
         self.dims = math.prod(model.image_shape)
         if len(train_data) < cfg.batch_size:
             raise PixelarError(f"the training set has {len(train_data)} images, fewer than one batch "
@@ -86,16 +90,29 @@ class Trainer:
             self.train_data.set_epoch(epoch)
 
     # ---- one step ---------------------------------------------------------------------------
-    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> float:
-        """One optimizer step; returns the batch's summed nats."""
+    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> float | None:
+        """One optimizer step; returns the batch's summed nats, or None if the step was skipped
+        because the loss or a gradient was not finite (the weights are then left untouched)."""
         self.model.train()
         cond = y if self.model.config.num_classes else None
         nll = -self.model.log_prob(x, cond)                          # (B,) nats
         loss = nll.mean() / (math.log(2.0) * self.dims)              # bits/dim: scale-free learning rates
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if self.cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        # The global gradient norm is NaN/inf if any gradient is; max_norm=inf measures without clipping.
+        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip or math.inf)
+        if not (torch.isfinite(loss) and torch.isfinite(norm)):
+            self.optimizer.zero_grad(set_to_none=True)
+            self.skipped_nonfinite += 1
+            self.nonfinite_in_a_row += 1
+            if self.nonfinite_in_a_row >= self.cfg.max_nonfinite_in_a_row:
+                last = ckpt.checkpoint_dirs(self.out)
+                raise PixelarError(
+                    f"training stopped: {self.nonfinite_in_a_row} non-finite losses or gradients in a row "
+                    f"after step {self.step}; the last good checkpoint is "
+                    f"{last[0] if last else '(none yet)'}; lower train.lr or set train.grad_clip")
+            return None
+        self.nonfinite_in_a_row = 0
         for group in self.optimizer.param_groups:
             group["lr"] = self.cfg.lr * self.cfg.lr_decay ** self.step
         self.optimizer.step()
@@ -107,7 +124,8 @@ class Trainer:
     # ---- persistence ------------------------------------------------------------------------
     def training_state(self) -> dict[str, Any]:
         return {"optimizer": self.optimizer.state_dict(), "step": self.step, "epoch": self.epoch,
-                "batch_in_epoch": self.batch_in_epoch, "torch_rng": torch.get_rng_state()}
+                "batch_in_epoch": self.batch_in_epoch, "torch_rng": torch.get_rng_state(),
+                "skipped_nonfinite": self.skipped_nonfinite}
 
     def save_checkpoint(self) -> Path:
         final = self.out / "checkpoints" / f"step_{self.step:08d}"
@@ -137,6 +155,7 @@ class Trainer:
                 self.optimizer.load_state_dict(state["optimizer"])
                 self.step, self.epoch = int(state["step"]), int(state["epoch"])
                 self.batch_in_epoch = int(state["batch_in_epoch"])
+                self.skipped_nonfinite = int(state.get("skipped_nonfinite", 0))
                 torch.set_rng_state(state["torch_rng"])
             except CheckpointError as e:
                 if "different model" in str(e):
@@ -200,27 +219,35 @@ class Trainer:
             self.model.data_dependent_init(x, y if self.model.config.num_classes else None)
             if self.ema is not None:
                 self.ema = EMA(self.model, self.cfg.ema)
+        previous = self._catch_signals()
         try:
             while True:
                 if target is not None and self.step >= target:
                     break
                 if minutes is not None and time.monotonic() - start >= minutes * 60:
                     break
+                if self.stop_signal is not None:
+                    break
                 x, y = self._batch(order)
-                window_nats += self.train_step(x, y)
-                window_images += x.shape[0]
+                nats = self.train_step(x, y)
+                if nats is not None:
+                    window_nats += nats
+                    window_images += x.shape[0]
                 self.batch_in_epoch += 1
                 if self.batch_in_epoch >= self.batches_per_epoch:
                     self.epoch, self.batch_in_epoch = self.epoch + 1, 0
                     self._set_epoch(self.epoch)
                     order = self._epoch_order(self.epoch)
+                if nats is None:
+                    continue
                 bar.update(1)
                 if self.step % self.cfg.log_every == 0:
                     last_bpd = window_nats / (math.log(2.0) * self.dims * window_images)
                     elapsed = time.monotonic() - window_start
                     self._append_metrics({"step": self.step, "epoch": self.epoch, "train_bpd": last_bpd,
                                           "lr": self.optimizer.param_groups[0]["lr"],
-                                          "images_per_s": window_images / max(elapsed, 1e-9)})
+                                          "images_per_s": window_images / max(elapsed, 1e-9),
+                                          "skipped_nonfinite": self.skipped_nonfinite})
                     bar.set_postfix(bpd=f"{last_bpd:.3f}")
                     window_nats, window_images, window_start = 0.0, 0, time.monotonic()
                 if self.eval_data is not None and self.cfg.eval_every and self.step % self.cfg.eval_every == 0:
@@ -229,16 +256,40 @@ class Trainer:
                     self.save_checkpoint()
         finally:
             bar.close()
+            self._restore_signals(previous)
         if window_images:  # the steps since the last log line
             last_bpd = window_nats / (math.log(2.0) * self.dims * window_images)
         result: dict[str, Any] = {"step": self.step, "epoch": self.epoch, "train_bpd": last_bpd,
-                                  "seconds": time.monotonic() - start}
+                                  "seconds": time.monotonic() - start, "skipped_nonfinite": self.skipped_nonfinite}
+        if self.stop_signal is not None:   # SIGTERM/SIGINT: checkpoint now and stop, no evaluation
+            result["stopped_by"] = signal.Signals(self.stop_signal).name
+            result["checkpoint"] = str(self.save_checkpoint())
+            return result
         if self.eval_data is not None:
             result.update({"test_" + k: v for k, v in self.evaluate().items()})
         newest = ckpt.checkpoint_dirs(self.out)
         saved = newest and newest[0].name == f"step_{self.step:08d}"
         result["checkpoint"] = str(newest[0] if saved else self.save_checkpoint())
         return result
+
+
+    # ---- signals ----------------------------------------------------------------------------
+    def _catch_signals(self) -> dict[int, Any]:
+        """SIGTERM/SIGINT finish the current step, then the run writes a checkpoint and returns."""
+        def handler(signum: int, frame: Any) -> None:
+            self.stop_signal = signum
+        previous: dict[int, Any] = {}
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                previous[sig] = signal.signal(sig, handler)
+            except ValueError:   # not the main thread: leave signals alone
+                pass
+        return previous
+
+    @staticmethod
+    def _restore_signals(previous: dict[int, Any]) -> None:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def _step_of(line: str) -> int | None:
