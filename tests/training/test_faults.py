@@ -107,3 +107,31 @@ def test_sigterm_writes_a_checkpoint_and_exits_cleanly(tmp_path):
     (newest,) = ckpt.checkpoint_dirs(out)
     step = int(newest.name.split("_")[1])
     assert step >= 3 and pixelar.load(out).config.image_size == 8
+
+
+def test_sigkill_at_a_random_step_then_resume_is_bit_identical(tmp_path):
+    data = tmp_path / "toy.npz"
+    rng = np.random.default_rng(1)
+    np.savez(data, train_images=rng.integers(0, 256, (24, 8, 8, 3), dtype=np.uint8))
+    base = [sys.executable, "-m", "pixelar.cli", "train", "--model", "pixelcnn", "--preset", "small",
+            "--set", "model.image_size=8", "--set", "model.hidden=8", "--set", "model.output_features=16",
+            "--set", "train.batch_size=4", "--set", "train.log_every=1", "--set", "train.checkpoint_every=1",
+            "--set", "train.keep_checkpoints=2", "--dataset", f"npz:{data}", "--eval-split", "none",
+            "--steps", "14", "--quiet"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run([*base, "--out", str(tmp_path / "clean")], check=True, env=env, capture_output=True)
+
+    kill_after = int(rng.integers(2, 10))                  # a random step
+    proc = subprocess.Popen([*base, "--out", str(tmp_path / "killed")], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    metrics = tmp_path / "killed" / "metrics.jsonl"
+    deadline = time.monotonic() + 120
+    while not metrics.exists() or len(metrics.read_text().splitlines()) < kill_after:
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    proc.kill()                                            # SIGKILL: no handler runs
+    proc.wait()
+    subprocess.run([*base, "--out", str(tmp_path / "killed"), "--resume"], check=True, env=env,
+                   capture_output=True)
+    final = "checkpoints/step_00000014/model.safetensors"
+    assert (tmp_path / "clean" / final).read_bytes() == (tmp_path / "killed" / final).read_bytes()
