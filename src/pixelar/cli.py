@@ -5,7 +5,6 @@ Errors meant for people (PixelarError) print one line and exit with status 2.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Sequence
 
@@ -109,10 +108,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"pixelar {args.command}: interrupted", file=sys.stderr)
         return 130
-
-
-def print_json(obj: object) -> None:
-    print(json.dumps(obj, indent=None, sort_keys=True))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ silently train the wrong model.
 from __future__ import annotations
 
 import dataclasses
-import json
 import types
 import typing
 from typing import Any, Mapping
@@ -103,10 +102,6 @@ def to_dict(config: Any) -> dict[str, Any]:
 def from_dict(cls: type, data: Mapping[str, Any]) -> Any:
     """Build ``cls`` from a dict (e.g. a checkpoint's config.json), strictly."""
     return replace(cls(), data)
-
-
-def dumps(config: Any) -> str:
-    return json.dumps(to_dict(config), indent=2, sort_keys=True)
 
 
 def parse_assignments(items: list[str] | None) -> dict[str, str]:
