@@ -48,7 +48,10 @@ def _load_data(name: str, split: str, root: str | None) -> Any:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from .training.distributed import device_for, init_from_env
     from .training.trainer import Trainer
+    ctx = init_from_env(args.device)       # torchrun: join the process group; else one process
+    args.device = device_for(ctx, args.device)
     overrides = config_lib.parse_assignments(args.overrides)
     model_cfg, train_cfg = registry.resolve(args.model, args.preset, overrides)
     out = Path(args.out)
@@ -64,10 +67,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     torch.manual_seed(train_cfg.seed)          # the same seed gives the same initial weights
     model = registry.entry(args.model).model_class(model_cfg)
     trainer = Trainer(model, train_cfg, train_data, out, eval_data=eval_data, device=args.device,
-                      progress=not args.quiet, extra_meta={"dataset": args.dataset})
+                      progress=not args.quiet, extra_meta={"dataset": args.dataset}, dist_ctx=ctx)
     if args.resume:
-        print(f"resuming from {trainer.resume()} (step {trainer.step})")
+        used = trainer.resume()
+        if ctx.is_main:
+            print(f"resuming from {used} (step {trainer.step})")
     result = trainer.run(steps=args.steps, epochs=args.epochs, minutes=args.minutes)
+    if not ctx.is_main:
+        return 0
     if "stopped_by" in result:
         print(f"stopped by {result['stopped_by']} at step {result['step']}; checkpoint {result['checkpoint']}; "
               f"continue with the same command and --resume")

@@ -31,15 +31,15 @@ def _trainer(tmp_path, **over):
 
 def test_a_nan_loss_is_skipped_counted_and_weights_stay_finite(tmp_path):
     t = _trainer(tmp_path)
-    real = t.model.log_prob
+    real = t.model.log_prob_from_params
     calls = {"n": 0}
 
-    def flaky(x, cond=None, generator=None):
+    def flaky(params, x, generator=None):
         calls["n"] += 1
-        out = real(x, cond)
+        out = real(params, x)
         return out * float("nan") if calls["n"] == 3 else out      # the third batch is poisoned
 
-    t.model.log_prob = flaky
+    t.model.log_prob_from_params = flaky
     t.run(steps=5)
     assert t.step == 5 and t.skipped_nonfinite == 1
     assert all(torch.isfinite(p).all() for p in t.model.parameters())
@@ -51,8 +51,8 @@ def test_too_many_nonfinite_steps_stop_the_run_and_keep_the_last_checkpoint(tmp_
     t = _trainer(tmp_path)
     t.run(steps=3)                                   # writes checkpoints/step_00000003
     good = (ckpt.checkpoint_dirs(tmp_path)[0] / ckpt.WEIGHTS).read_bytes()
-    t.model.log_prob = lambda x, cond=None, generator=None: torch.full((x.shape[0],), float("inf"),
-                                                                      requires_grad=True)
+    t.model.log_prob_from_params = lambda params, x, generator=None: params.sum() * float("inf") + \
+        torch.zeros(x.shape[0])
     with pytest.raises(PixelarError, match="3 non-finite losses or gradients in a row.*step_00000003"):
         t.run(steps=10)
     assert [p.name for p in ckpt.checkpoint_dirs(tmp_path)] == ["step_00000003"]

@@ -13,31 +13,36 @@ import torch
 from tqdm import tqdm
 
 
-def iterate_batches(dataset: Any, batch_size: int, max_images: int = 0):
-    """(x uint8 (B, C, H, W), labels int64 (B,)) in the data set's order."""
-    n = len(dataset) if max_images <= 0 else min(max_images, len(dataset))
-    for start in range(0, n, batch_size):
-        items = [dataset[i] for i in range(start, min(start + batch_size, n))]
+def iterate_batches(dataset: Any, batch_size: int, indices: list[int]):
+    """(x uint8 (B, C, H, W), labels int64 (B,)) over ``indices`` in order."""
+    for start in range(0, len(indices), batch_size):
+        items = [dataset[i] for i in indices[start:start + batch_size]]
         yield torch.stack([it[0] for it in items]), torch.tensor([it[1] for it in items], dtype=torch.long)
 
 
 @torch.no_grad()
 def evaluate(model: Any, dataset: Any, batch_size: int = 64, max_images: int = 0,
-             progress: bool = False, device: str | torch.device = "cpu") -> dict[str, float]:
+             progress: bool = False, device: str | torch.device = "cpu",
+             dist_ctx: Any = None) -> dict[str, float]:
     """Exact test likelihood: {"bits_per_dim", "nats_per_image", "num_images", "num_dims", "bound"}.
 
     ``bound`` is True for dequantized-likelihood models: their figures are a variational
     upper bound on bits/dim (one fixed-seed dequantization sample per image), not exact.
+    Under torchrun (``dist_ctx``) each process scores every world_size-th image and the sums of
+    nats and images are all-reduced, so the figure equals the single-process one.
     """
+    from ..training.distributed import DistContext, all_reduce_sum
+    ctx = dist_ctx or DistContext()
     was_training = model.training
     model.eval()
     total_nats = 0.0
     num_images = 0
     generator = torch.Generator(device=device).manual_seed(0) if model.is_bound else None
     n = len(dataset) if max_images <= 0 else min(max_images, len(dataset))
-    bar = tqdm(total=n, desc="eval", unit="img", disable=not progress, leave=False)
+    mine = list(range(ctx.rank, n, ctx.world_size))
+    bar = tqdm(total=len(mine), desc="eval", unit="img", disable=not progress or not ctx.is_main, leave=False)
     try:
-        for x, y in iterate_batches(dataset, batch_size, max_images):
+        for x, y in iterate_batches(dataset, batch_size, mine):
             cond = y.to(device) if model.config.num_classes else None
             nll = -model.log_prob(x.to(device), cond, generator=generator).double()
             total_nats += float(nll.sum())
@@ -46,6 +51,8 @@ def evaluate(model: Any, dataset: Any, batch_size: int = 64, max_images: int = 0
     finally:
         bar.close()
         model.train(was_training)
+    total_nats, num_images = all_reduce_sum([total_nats, float(num_images)], ctx, str(device))
+    num_images = int(num_images)
     if num_images == 0:
         raise ValueError("cannot evaluate on an empty data set")
     dims = num_images * math.prod(model.image_shape)

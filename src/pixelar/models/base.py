@@ -121,7 +121,11 @@ class AutoregressiveModel(nn.Module):
         With ``likelihood="dequantized"`` it is instead log q(x + u) for a fresh u ~ U[0,1)^D
         drawn from ``generator``: a one-sample estimate of a lower bound on log p(x).
         """
-        params = self(x, cond)
+        return self.log_prob_from_params(self(x, cond), x, generator)
+
+    def log_prob_from_params(self, params: torch.Tensor, x: torch.Tensor,
+                             generator: torch.Generator | None = None) -> torch.Tensor:
+        """log_prob given the network output ``params`` (e.g. computed through a DDP wrapper)."""
         if self.is_bound:
             u = torch.rand(x.shape, generator=generator, device=x.device)
             return self.distribution.dequantized_log_prob(params, x.long(), u)

@@ -25,6 +25,7 @@ from ..evaluation.bpd import evaluate
 from ..evaluation.plots import learning_curve_png
 from . import checkpoint as ckpt
 from .config import TrainConfig
+from .distributed import DistContext
 from .ema import EMA
 
 
@@ -48,15 +49,18 @@ class Trainer:
 
     def __init__(self, model: Any, cfg: TrainConfig, train_data: Any, out_dir: str | os.PathLike,
                  eval_data: Any = None, device: str = "cpu", progress: bool = True,
-                 log: Callable[[str], None] = print, extra_meta: dict[str, Any] | None = None) -> None:
+                 log: Callable[[str], None] = print, extra_meta: dict[str, Any] | None = None,
+                 dist_ctx: DistContext | None = None) -> None:
+        self.ctx = dist_ctx or DistContext()
         self.model = model.to(device)
+        self.net: torch.nn.Module = self.model   # what the forward pass goes through (DDP when distributed)
         self.cfg = cfg
         self.train_data = train_data
         self.eval_data = eval_data
         self.out = Path(out_dir)
         self.device = device
-        self.progress = progress
-        self.log = log
+        self.progress = progress and self.ctx.is_main
+        self.log = log if self.ctx.is_main else (lambda message: None)
         self.extra_meta = extra_meta or {}
         self.optimizer = build_optimizer(self.model.parameters(), cfg)
         self.ema = EMA(self.model, cfg.ema) if cfg.ema > 0 else None
@@ -67,19 +71,25 @@ class Trainer:
         self.nonfinite_in_a_row = 0
         self.stop_signal: int | None = None
         self.dims = math.prod(model.image_shape)
-        if len(train_data) < cfg.batch_size:
+        self.global_batch = cfg.batch_size * self.ctx.world_size
+        if len(train_data) < self.global_batch:
             raise PixelarError(f"the training set has {len(train_data)} images, fewer than one batch "
-                               f"({cfg.batch_size}); lower train.batch_size")
-        self.batches_per_epoch = len(train_data) // cfg.batch_size
+                               f"({self.global_batch}); lower train.batch_size")
+        self.batches_per_epoch = len(train_data) // self.global_batch
 
     # ---- data order -------------------------------------------------------------------------
     def _epoch_order(self, epoch: int) -> torch.Tensor:
         g = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + epoch)
         return torch.randperm(len(self.train_data), generator=g)
 
-    def _batch(self, order: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        b = self.cfg.batch_size
-        idx = order[self.batch_in_epoch * b:(self.batch_in_epoch + 1) * b].tolist()
+    def _batch(self, order: torch.Tensor, whole: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """This process's slice of the current global batch (``whole``: the entire global batch)."""
+        start = self.batch_in_epoch * self.global_batch
+        if whole:
+            idx = order[start:start + self.global_batch].tolist()
+        else:
+            b = self.cfg.batch_size
+            idx = order[start + self.ctx.rank * b:start + (self.ctx.rank + 1) * b].tolist()
         items = [self.train_data[i] for i in idx]
         x = torch.stack([it[0] for it in items]).to(self.device)
         y = torch.tensor([it[1] for it in items], dtype=torch.long, device=self.device)
@@ -95,7 +105,8 @@ class Trainer:
         because the loss or a gradient was not finite (the weights are then left untouched)."""
         self.model.train()
         cond = y if self.model.config.num_classes else None
-        nll = -self.model.log_prob(x, cond)                          # (B,) nats
+        # Through self.net so that DDP averages the gradients over processes in backward.
+        nll = -self.model.log_prob_from_params(self.net(x, cond), x)  # (B,) nats
         loss = nll.mean() / (math.log(2.0) * self.dims)              # bits/dim: scale-free learning rates
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -129,6 +140,8 @@ class Trainer:
 
     def save_checkpoint(self) -> Path:
         final = self.out / "checkpoints" / f"step_{self.step:08d}"
+        if not self.ctx.is_main:       # every process holds the same state; rank 0 writes it
+            return final
         ckpt.save_model(self.model, final, ema_state=self.ema.state if self.ema else None,
                         training_state=self.training_state(),
                         extra={"train": config_lib.to_dict(self.cfg), "step": self.step, **self.extra_meta})
@@ -169,7 +182,7 @@ class Trainer:
     def _trim_metrics(self) -> None:
         """Drop metric lines written after the resumed step (by a run that crashed later)."""
         path = self.out / "metrics.jsonl"
-        if not path.exists():
+        if not path.exists() or not self.ctx.is_main:
             return
         keep = [line for line in path.read_text().splitlines()
                 if line.strip() and _step_of(line) is not None and _step_of(line) <= self.step]
@@ -178,6 +191,8 @@ class Trainer:
         tmp.replace(path)
 
     def _append_metrics(self, row: dict[str, Any]) -> None:
+        if not self.ctx.is_main:
+            return
         with open(self.out / "metrics.jsonl", "a") as f:
             f.write(json.dumps(row) + "\n")
 
@@ -192,7 +207,7 @@ class Trainer:
 
     def evaluate(self) -> dict[str, float]:
         result = evaluate(self.eval_model(), self.eval_data, batch_size=self.cfg.eval_batch_size,
-                          max_images=self.cfg.eval_max_images, device=self.device)
+                          max_images=self.cfg.eval_max_images, device=self.device, dist_ctx=self.ctx)
         self._append_metrics({"step": self.step, "test_bpd": result["bits_per_dim"],
                               "test_nats_per_image": result["nats_per_image"],
                               "test_images": result["num_images"]})
@@ -214,11 +229,16 @@ class Trainer:
         self._set_epoch(self.epoch)
         order = self._epoch_order(self.epoch)
         if self.step == 0 and getattr(self.model, "needs_data_dependent_init", False):
-            # Weight normalization's data-dependent init, once, on the first batch (no RNG used).
-            x, y = self._batch(order)
+            # Weight normalization's data-dependent init, once, on the first *global* batch (no RNG
+            # used): every process computes the same statistics, as a single process would.
+            x, y = self._batch(order, whole=True)
             self.model.data_dependent_init(x, y if self.model.config.num_classes else None)
             if self.ema is not None:
                 self.ema = EMA(self.model, self.cfg.ema)
+        if self.ctx.enabled and self.net is self.model:
+            from torch.nn.parallel import DistributedDataParallel
+            ids = [torch.device(self.device).index] if str(self.device).startswith("cuda") else None
+            self.net = DistributedDataParallel(self.model, device_ids=ids)
         previous = self._catch_signals()
         try:
             while True:
