@@ -18,7 +18,9 @@ class TrainConfig:
     weight_decay: float = 0.0
     grad_clip: float = 0.0         # max global gradient norm; 0 = off
     ema: float = 0.0               # Polyak averaging decay; 0 = off
-    batch_size: int = 16
+    batch_size: int = 16           # per process and per micro-batch
+    accumulate: int = 1            # micro-batches whose gradients are summed into one step
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"   # network autocast; log-probs stay fp32
     eval_batch_size: int = 64
     seed: int = 0
     log_every: int = 50            # steps between metrics.jsonl lines
@@ -37,6 +39,8 @@ class TrainConfig:
             raise ConfigError(f"ema must be in [0, 1), got {self.ema}")
         if not 0.0 < self.lr_decay <= 1.0:
             raise ConfigError(f"lr_decay must be in (0, 1], got {self.lr_decay}")
+        if self.accumulate < 1:
+            raise ConfigError(f"accumulate must be >= 1, got {self.accumulate}")
         if self.keep_checkpoints < 1:
             raise ConfigError("keep_checkpoints must be >= 1")
         if len(self.betas) != 2:

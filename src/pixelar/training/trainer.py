@@ -6,6 +6,7 @@ with a resume in between give bit-identical weights on CPU.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import math
@@ -71,7 +72,12 @@ class Trainer:
         self.nonfinite_in_a_row = 0
         self.stop_signal: int | None = None
         self.dims = math.prod(model.image_shape)
-        self.global_batch = cfg.batch_size * self.ctx.world_size
+        self.device_type = torch.device(device).type
+        if cfg.precision == "fp16" and self.device_type != "cuda":
+            raise PixelarError("train.precision=fp16 needs a GPU (--device cuda); use bf16 on the CPU")
+        # fp16 gradients underflow without loss scaling; bf16 has fp32's exponent range and needs none.
+        self.scaler = torch.amp.GradScaler("cuda", init_scale=2.0 ** 12) if cfg.precision == "fp16" else None
+        self.global_batch = cfg.batch_size * self.ctx.world_size * cfg.accumulate
         if len(train_data) < self.global_batch:
             raise PixelarError(f"the training set has {len(train_data)} images, fewer than one batch "
                                f"({self.global_batch}); lower train.batch_size")
@@ -88,7 +94,7 @@ class Trainer:
         if whole:
             idx = order[start:start + self.global_batch].tolist()
         else:
-            b = self.cfg.batch_size
+            b = self.cfg.batch_size * self.cfg.accumulate
             idx = order[start + self.ctx.rank * b:start + (self.ctx.rank + 1) * b].tolist()
         items = [self.train_data[i] for i in idx]
         x = torch.stack([it[0] for it in items]).to(self.device)
@@ -104,15 +110,27 @@ class Trainer:
         """One optimizer step; returns the batch's summed nats, or None if the step was skipped
         because the loss or a gradient was not finite (the weights are then left untouched)."""
         self.model.train()
-        cond = y if self.model.config.num_classes else None
-        # Through self.net so that DDP averages the gradients over processes in backward.
-        nll = -self.model.log_prob_from_params(self.net(x, cond), x)  # (B,) nats
-        loss = nll.mean() / (math.log(2.0) * self.dims)              # bits/dim: scale-free learning rates
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        chunks = self.cfg.accumulate
+        total, finite = 0.0, True
+        for k, (xc, yc) in enumerate(zip(x.chunk(chunks), y.chunk(chunks))):
+            # Through self.net so that DDP averages the gradients over processes in backward;
+            # DDP synchronizes only on the last micro-batch.
+            sync = k == chunks - 1 or not hasattr(self.net, "no_sync")
+            with (contextlib.nullcontext() if sync else self.net.no_sync()):
+                nll = self._nll(xc, yc)                                   # (b,) nats, float32
+                # bits/dim of the whole step: scale-free learning rates, micro-batches summed
+                loss = nll.sum() / (math.log(2.0) * self.dims * x.shape[0])
+                (self.scaler.scale(loss) if self.scaler else loss).backward()
+            finite = finite and bool(torch.isfinite(loss))
+            total += float(nll.detach().double().sum())
+        if self.scaler is not None:
+            self.scaler.unscale_(self.optimizer)
         # The global gradient norm is NaN/inf if any gradient is; max_norm=inf measures without clipping.
         norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip or math.inf)
-        if not (torch.isfinite(loss) and torch.isfinite(norm)):
+        if not (finite and torch.isfinite(norm)):
+            if self.scaler is not None:
+                self.scaler.update()          # lower the loss scale for the next step
             self.optimizer.zero_grad(set_to_none=True)
             self.skipped_nonfinite += 1
             self.nonfinite_in_a_row += 1
@@ -126,11 +144,23 @@ class Trainer:
         self.nonfinite_in_a_row = 0
         for group in self.optimizer.param_groups:
             group["lr"] = self.cfg.lr * self.cfg.lr_decay ** self.step
-        self.optimizer.step()
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
         if self.ema is not None:
             self.ema.update(self.model)
         self.step += 1
-        return float(nll.detach().double().sum())
+        return total
+
+    def _nll(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """-log p(x) in nats per image; the network runs under autocast, the distribution in fp32."""
+        cond = y if self.model.config.num_classes else None
+        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.cfg.precision)
+        with torch.autocast(self.device_type, dtype=dtype, enabled=dtype is not None):
+            params = self.net(x, cond)
+        return -self.model.log_prob_from_params(params.float(), x)
 
     # ---- persistence ------------------------------------------------------------------------
     def training_state(self) -> dict[str, Any]:
