@@ -1,6 +1,7 @@
 """Training-step throughput of PixelCNN++ presets on this machine.
 
     .venv/bin/python benchmarks/pixelcnn_pp_step.py [--preset cifar10] [--batch 16] [--steps 3]
+                                                    [--checkpoint-activations]
 
 One step = forward + backward + Adamax update on a batch of 32×32×3 images, after one
 warm-up step (which also runs the data-dependent init). Prints images/s and the peak
@@ -24,9 +25,12 @@ def main() -> None:
     ap.add_argument("--preset", default="cifar10")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--checkpoint-activations", action="store_true",
+                    help="recompute gated ResNet activations in backward (less memory)")
     args = ap.parse_args()
     torch.manual_seed(0)
-    model_cfg, train_cfg = pixelar.registry.resolve("pixelcnn_pp", args.preset)
+    over = {"model.checkpoint_activations": args.checkpoint_activations}
+    model_cfg, train_cfg = pixelar.registry.resolve("pixelcnn_pp", args.preset, over)
     model = pixelar.registry.entry("pixelcnn_pp").model_class(model_cfg)
     opt = build_optimizer(model.parameters(), train_cfg)
     x = torch.randint(0, 256, (args.batch, 3, 32, 32), dtype=torch.uint8)
@@ -47,7 +51,8 @@ def main() -> None:
     seconds = (time.perf_counter() - t0) / args.steps
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"pixelcnn_pp {args.preset}: {model.num_parameters():,} parameters, batch {args.batch}, 32x32x3, "
-          f"forward+backward+{train_cfg.optimizer}")
+          f"forward+backward+{train_cfg.optimizer}"
+          f"{', activation checkpointing' if args.checkpoint_activations else ''}")
     print(f"  {seconds:.2f} s/step, {args.batch / seconds:.2f} images/s, peak memory {peak_mib:,.0f} MiB "
           f"(process RSS), {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}, "
           f"torch {torch.__version__}")
