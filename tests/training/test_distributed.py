@@ -52,3 +52,26 @@ def test_two_processes_equal_one_with_the_global_batch(tmp_path):
     bpd_two = [r["test_bpd"] for r in rows("two") if "test_bpd" in r][-1]
     assert abs(bpd_one - bpd_two) < 1e-5
     assert [r["test_images"] for r in rows("two") if "test_images" in r][-1] == 9
+
+
+def test_sigterm_stops_every_process_at_the_same_step(tmp_path):
+    import signal
+    import time
+    rng = np.random.default_rng(0)
+    data = tmp_path / "toy.npz"
+    np.savez(data, train_images=rng.integers(0, 256, (40, 8, 8, 3), dtype=np.uint8))
+    out = tmp_path / "run"
+    cmd = [*_torchrun(), "-m", "pixelar.cli", *TRAIN, "--dataset", f"npz:{data}", "--eval-split", "none",
+           "--set", "train.batch_size=2", "--steps", "100000", "--out", str(out)]
+    proc = subprocess.Popen(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    metrics = out / "metrics.jsonl"
+    deadline = time.monotonic() + 120
+    while not metrics.exists() or len(metrics.read_text().splitlines()) < 3:
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)        # torchrun forwards it to both workers
+    stdout, stderr = proc.communicate(timeout=120)
+    assert "stopped by SIGTERM" in stdout, stderr[-2000:]
+    from pixelar.training import checkpoint as ckpt
+    assert len(ckpt.checkpoint_dirs(out)) == 1

@@ -276,7 +276,7 @@ class Trainer:
                     break
                 if minutes is not None and time.monotonic() - start >= minutes * 60:
                     break
-                if self.stop_signal is not None:
+                if self._should_stop():
                     break
                 x, y = self._batch(order)
                 nats = self.train_step(x, y)
@@ -324,6 +324,17 @@ class Trainer:
 
 
     # ---- signals ----------------------------------------------------------------------------
+    def _should_stop(self) -> bool:
+        """A signal seen by any process stops every process at the same step (else the others
+        would wait forever in the next gradient all-reduce)."""
+        if not self.ctx.enabled:
+            return self.stop_signal is not None
+        from .distributed import all_reduce_sum
+        seen = all_reduce_sum([float(self.stop_signal or 0)], self.ctx, str(self.device))[0]
+        if seen and self.stop_signal is None:
+            self.stop_signal = signal.SIGTERM
+        return bool(seen)
+
     def _catch_signals(self) -> dict[int, Any]:
         """SIGTERM/SIGINT finish the current step, then the run writes a checkpoint and returns."""
         def handler(signum: int, frame: Any) -> None:
