@@ -129,9 +129,6 @@ def cmd_sample(args: argparse.Namespace) -> int:
     check_writable(args.out, args.force)
     model = ckpt.load(args.checkpoint, map_location=args.device)
     cond = _cond(model, args.label, args.n, args.device)
-    if (args.map_sampling or args.log_scale_shift) and model.distribution.name != "logistic_mixture":
-        raise PixelarError(f"--map and --log-scale-shift need a logistic-mixture model; this one's output "
-                           f"is {model.distribution.name}")
     g = torch.Generator(device=args.device).manual_seed(args.seed)
     x = model.sample(args.n, cond=cond, generator=g, temperature=args.temperature, method=args.method,
                      progress=True, map_sampling=args.map_sampling, log_scale_shift=args.log_scale_shift)

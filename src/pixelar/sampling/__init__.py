@@ -7,16 +7,17 @@ from __future__ import annotations
 
 import torch
 
+from ..errors import PixelarError
 from ..models.base import AutoregressiveModel
 from .naive import sample_naive
 
 METHODS = ("auto", "naive")
 
 
-def _method(model: AutoregressiveModel, method: str) -> str:
+def _check_method(method: str) -> None:
+    """Only the naive sampler exists so far, so "auto" means "naive"."""
     if method not in METHODS:
         raise ValueError(f"unknown sampling method '{method}'; choose one of {', '.join(METHODS)}")
-    return "naive"
 
 
 MIXTURE_OPTIONS = ("log_scale_shift", "map_sampling")
@@ -28,12 +29,13 @@ def _check_options(model: AutoregressiveModel, options: dict) -> dict:
         raise ValueError(f"unknown sampling option(s) {unknown}; known: {', '.join(MIXTURE_OPTIONS)}")
     active = {k: v for k, v in options.items() if v}
     if active and model.distribution.name != "logistic_mixture":
-        raise ValueError(f"{', '.join(active)} apply to logistic-mixture outputs; this model's output "
-                         f"is {model.distribution.name}")
+        raise PixelarError(f"{', '.join(active)} need a logistic-mixture model; this one's output "
+                           f"is {model.distribution.name}")
     return active
 
 
-def _check_cond(model: AutoregressiveModel, n: int, cond: torch.Tensor | None) -> torch.Tensor | None:
+def _expand_cond(model: AutoregressiveModel, n: int, cond: torch.Tensor | None) -> torch.Tensor | None:
+    """A single class label (0-d tensor) applies to all n images."""
     if model.config.num_classes and cond is not None and cond.dim() == 0:
         cond = cond.expand(n)
     return cond
@@ -63,9 +65,9 @@ def complete(model: AutoregressiveModel, x: torch.Tensor, known: torch.Tensor,
     known = known.expand_as(x)
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
-    cond = _check_cond(model, x.shape[0], cond)
+    cond = _expand_cond(model, x.shape[0], cond)
     model.check_input(x, cond)
-    _method(model, method)
+    _check_method(method)
     options = _check_options(model, options)
     was_training = model.training
     model.eval()

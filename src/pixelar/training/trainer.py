@@ -188,23 +188,27 @@ class Trainer:
         for directory in candidates:
             try:
                 meta = ckpt.read_meta(directory)
-                if meta["model"] != self.model.name or meta["config"] != config_lib.to_dict(self.model.config):
-                    raise CheckpointError(f"{directory} holds a different model or config "
-                                          f"('{meta['model']}'); resume with the same --model/--preset/--set")
-                self.model.load_state_dict(ckpt.load_weights(directory / ckpt.WEIGHTS))
-                state = ckpt.load_training_state(directory)
-                if self.ema is not None:
-                    self.ema.load_state(ckpt.load_weights(directory / ckpt.EMA_WEIGHTS))
-                self.optimizer.load_state_dict(state["optimizer"])
-                self.step, self.epoch = int(state["step"]), int(state["epoch"])
-                self.batch_in_epoch = int(state["batch_in_epoch"])
-                self.skipped_nonfinite = int(state.get("skipped_nonfinite", 0))
-                torch.set_rng_state(state["torch_rng"])
             except CheckpointError as e:
-                if "different model" in str(e):
-                    raise
                 self.log(f"skipping checkpoint {directory.name}: {e}")
                 continue
+            if meta["model"] != self.model.name or meta["config"] != config_lib.to_dict(self.model.config):
+                raise CheckpointError(f"{directory} holds a different model or config "
+                                      f"('{meta['model']}'); resume with the same --model/--preset/--set")
+            try:  # read everything first, so that a bad file never leaves half a state applied
+                weights = ckpt.load_weights(directory / ckpt.WEIGHTS)
+                ema = ckpt.load_weights(directory / ckpt.EMA_WEIGHTS) if self.ema is not None else None
+                state = ckpt.load_training_state(directory)
+            except CheckpointError as e:
+                self.log(f"skipping checkpoint {directory.name}: {e}")
+                continue
+            self.model.load_state_dict(weights)
+            if ema is not None:
+                self.ema.load_state(ema)
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.step, self.epoch = int(state["step"]), int(state["epoch"])
+            self.batch_in_epoch = int(state["batch_in_epoch"])
+            self.skipped_nonfinite = int(state.get("skipped_nonfinite", 0))
+            torch.set_rng_state(state["torch_rng"])
             self._trim_metrics()
             return directory
         raise CheckpointError(f"--resume: none of the checkpoints in {self.out / 'checkpoints'} could be loaded")
