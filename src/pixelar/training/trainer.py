@@ -160,7 +160,9 @@ class Trainer:
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.cfg.precision)
         with torch.autocast(self.device_type, dtype=dtype, enabled=dtype is not None):
             params = self.net(x, cond)
-        return -self.model.log_prob_from_params(params.float(), x)
+        # params may be a tensor or a tuple/dict of tensors (models with several factors)
+        params = torch.utils._pytree.tree_map(lambda t: t.float() if t.is_floating_point() else t, params)
+        return -self.model.log_prob_from_params(params, x)
 
     # ---- persistence ------------------------------------------------------------------------
     def training_state(self) -> dict[str, Any]:
