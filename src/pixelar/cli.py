@@ -58,7 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--class", dest="label", type=int, help="class label for class-conditional models")
-    p.add_argument("--method", default="auto", help="auto (fastest exact) or naive")
+    p.add_argument("--method", default="auto", choices=("auto", "naive", "cached"),
+                   help="auto = the fastest exact sampler the model has (cached, else naive)")
     p.add_argument("--map", dest="map_sampling", action="store_true",
                    help="mixture models: sample the component, take its mode (Kolesnikov & Lampert §4.2)")
     p.add_argument("--log-scale-shift", type=float, default=0.0,

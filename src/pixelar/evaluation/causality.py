@@ -3,8 +3,9 @@
 For every sub-pixel (c, i, j) we take the distribution parameters its
 conditional is read from and differentiate them (with random weights) with
 respect to the float input image. The gradient must be exactly zero for the
-sub-pixel itself and everything after it in raster order: for (c, i, j) the
-allowed inputs are every channel of the pixels before (i, j), plus channels
+sub-pixel itself and everything after it in the model's ordering (raster
+unless the model says otherwise): for (c, i, j) the allowed inputs are every
+channel of the pixels before (i, j), plus channels
 < c of pixel (i, j) when the network realizes the R->G->B dependence. Masked
 weights multiply to exact zeros, so any non-zero is a real leak.
 
@@ -31,11 +32,15 @@ class Leak:
 
 
 def allowed_mask(model: Any, c: int, i: int, j: int) -> torch.Tensor:
-    """(C, H, W) bool: inputs that the conditional of sub-pixel (c, i, j) may depend on."""
+    """(C, H, W) bool: inputs that the conditional of sub-pixel (c, i, j) may depend on:
+    every channel of the pixels before (i, j) in ``model.positions()``, and channels < c
+    of (i, j) itself when the network realizes R->G->B."""
     C, H, W = model.image_shape
     allowed = torch.zeros(C, H, W, dtype=torch.bool)
-    allowed[:, :i, :] = True
-    allowed[:, i, :j] = True
+    for ii, jj in model.positions():
+        if (ii, jj) == (i, j):
+            break
+        allowed[:, ii, jj] = True
     if model.distribution.autoregressive_channels:
         allowed[:c, i, j] = True
     return allowed

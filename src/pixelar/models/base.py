@@ -40,6 +40,23 @@ class ImageModelConfig:
             raise ConfigError(f"num_levels must be >= 2, got {self.num_levels}")
 
 
+class IncrementalState:
+    """Per-layer caches that let the cached sampler compute one pixel's parameters at a time.
+
+    The sampler calls ``params(x, i, j, ch)`` for every position of ``model.positions()`` in
+    order. ``x`` is the (N, C, H, W) integer canvas: every earlier position is final, and at
+    (i, j) the channels before ``ch`` are final. For models that draw a pixel's channels one at
+    a time the call is repeated for ch = 0..C-1 (and always made for the last channel, even when
+    the pixel is known, so that caches see its final value); otherwise ``ch`` is None and the
+    call happens once per position. It returns the (N, P, 1, 1) parameters the naive sampler
+    would read at (i, j): equal up to floating-point summation order, so that the same
+    generator gives the same images. Conditioning inputs are computed once, in the constructor.
+    """
+
+    def params(self, x: torch.Tensor, i: int, j: int, ch: int | None) -> torch.Tensor:
+        raise NotImplementedError
+
+
 class AutoregressiveModel(nn.Module):
     """Base class of every pixelar model.
 
@@ -72,6 +89,22 @@ class AutoregressiveModel(nn.Module):
     def num_groups(self) -> int:
         """Channel groups of the masks: C when the network realizes R->G->B, else 1."""
         return self.config.image_channels if self.distribution.autoregressive_channels else 1
+
+    def positions(self) -> list[tuple[int, int]]:
+        """Pixel positions (row, col) in the model's generation order (raster by default).
+
+        Within a pixel, channels follow R->G->B when ``distribution.autoregressive_channels``.
+        The naive and cached samplers and the causality oracle all read the order from here.
+        """
+        _, h, w = self.image_shape
+        return [(i, j) for i in range(h) for j in range(w)]
+
+    def incremental(self, n: int, cond: torch.Tensor | None) -> "IncrementalState | None":
+        """A fresh cached-sampling state for n images, or None when the model has no cached path.
+
+        See :class:`IncrementalState` for the contract the cached sampler relies on.
+        """
+        return None
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

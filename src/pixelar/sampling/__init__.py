@@ -9,15 +9,21 @@ import torch
 
 from ..errors import PixelarError
 from ..models.base import AutoregressiveModel
+from .cached import sample_cached, supports_cached
 from .naive import sample_naive
 
-METHODS = ("auto", "naive")
+METHODS = ("auto", "naive", "cached")
 
 
-def _check_method(method: str) -> None:
-    """Only the naive sampler exists so far, so "auto" means "naive"."""
+def _pick_method(model: AutoregressiveModel, method: str):
+    """The sampler function for ``method``; "auto" = cached when the model has it (exact, faster)."""
     if method not in METHODS:
         raise ValueError(f"unknown sampling method '{method}'; choose one of {', '.join(METHODS)}")
+    if method == "cached" and not supports_cached(model):
+        raise PixelarError(f"{model.name} has no cached sampler yet; use method 'naive' or 'auto'")
+    if method == "naive" or (method == "auto" and not supports_cached(model)):
+        return sample_naive
+    return sample_cached
 
 
 MIXTURE_OPTIONS = ("log_scale_shift", "map_sampling")
@@ -67,12 +73,12 @@ def complete(model: AutoregressiveModel, x: torch.Tensor, known: torch.Tensor,
         raise ValueError(f"temperature must be > 0, got {temperature}")
     cond = _expand_cond(model, x.shape[0], cond)
     model.check_input(x, cond)
-    _check_method(method)
+    sampler = _pick_method(model, method)
     options = _check_options(model, options)
     was_training = model.training
     model.eval()
     try:
-        return sample_naive(model, x, known, cond=cond, generator=generator,
-                            temperature=temperature, progress=progress, **options)
+        return sampler(model, x, known, cond=cond, generator=generator,
+                       temperature=temperature, progress=progress, **options)
     finally:
         model.train(was_training)

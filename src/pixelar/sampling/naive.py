@@ -13,12 +13,32 @@ from tqdm import tqdm
 from ..models.base import AutoregressiveModel
 
 
-def _steps(model: AutoregressiveModel) -> list[tuple[int, int, int | None]]:
-    """(row, col, channel-or-None) in the model's raster order; None = all channels at once."""
-    c, h, w = model.image_shape
+def steps(model: AutoregressiveModel) -> list[tuple[int, int, int | None]]:
+    """(row, col, channel-or-None) in the model's order; None = all channels at once."""
+    c = model.image_shape[0]
     per_channel = model.distribution.autoregressive_channels and c > 1
-    return [(i, j, ch) for i in range(h) for j in range(w)
-            for ch in (range(c) if per_channel else [None])]
+    return [(i, j, ch) for i, j in model.positions() for ch in (range(c) if per_channel else [None])]
+
+
+def check_known(model: AutoregressiveModel, known: torch.Tensor) -> None:
+    if not model.distribution.autoregressive_channels:
+        partial = known.any(1) & ~known.all(1)
+        if partial.any():
+            raise ValueError(f"{model.distribution.name} samples the channels of a pixel jointly: mark whole "
+                             "pixels as known or unknown")
+
+
+def draw(model: AutoregressiveModel, x: torch.Tensor, known: torch.Tensor, params: torch.Tensor,
+         i: int, j: int, ch: int | None, generator: torch.Generator | None, temperature: float,
+         options: dict) -> None:
+    """Draw sub-pixel(s) (i, j[, ch]) from params (N, P, 1, 1) into x where not known (in place)."""
+    todo = ~known[:, :, i, j] if ch is None else ~known[:, ch:ch + 1, i, j]   # (N, C or 1)
+    drawn = model.distribution.sample(params, generator=generator, temperature=temperature, channel=ch,
+                                      **options)[:, :, 0, 0]                      # (N, C or 1)
+    if ch is None:
+        x[:, :, i, j] = torch.where(todo, drawn, x[:, :, i, j])
+    else:
+        x[:, ch, i, j] = torch.where(todo[:, 0], drawn[:, 0], x[:, ch, i, j])
 
 
 @torch.no_grad()
@@ -33,25 +53,12 @@ def sample_naive(model: AutoregressiveModel, x: torch.Tensor, known: torch.Tenso
     mixture), a pixel must be entirely known or entirely unknown. ``options`` go to the
     distribution's ``sample`` (e.g. ``log_scale_shift``, ``map_sampling`` for mixtures).
     """
-    dist = model.distribution
-    x = x.long().clone()
-    steps = _steps(model)
-    if not dist.autoregressive_channels:
-        partial = known.any(1) & ~known.all(1)
-        if partial.any():
-            raise ValueError(f"{dist.name} samples the channels of a pixel jointly: mark whole pixels "
-                             "as known or unknown")
-    x = torch.where(known, x, torch.zeros_like(x))   # never let unknown garbage reach the network
-    bar = tqdm(steps, desc="sampling", unit="step", disable=not progress, leave=False)
-    for i, j, ch in bar:
-        todo = ~known[:, :, i, j] if ch is None else ~known[:, ch:ch + 1, i, j]   # (N, C or 1)
-        if not todo.any():
+    check_known(model, known)
+    x = torch.where(known, x.long(), 0)   # never let unknown garbage reach the network
+    for i, j, ch in tqdm(steps(model), desc="sampling", unit="step", disable=not progress, leave=False):
+        sub = known[:, :, i, j] if ch is None else known[:, ch, i, j]
+        if sub.all():
             continue
         params = model(x, cond)[:, :, i:i + 1, j:j + 1]          # (N, P, 1, 1)
-        drawn = dist.sample(params, generator=generator, temperature=temperature, channel=ch, **options)
-        drawn = drawn[:, :, 0, 0]                                # (N, C or 1)
-        if ch is None:
-            x[:, :, i, j] = torch.where(todo, drawn, x[:, :, i, j])
-        else:
-            x[:, ch, i, j] = torch.where(todo[:, 0], drawn[:, 0], x[:, ch, i, j])
+        draw(model, x, known, params, i, j, ch, generator, temperature, options)
     return x.to(torch.uint8)
