@@ -103,3 +103,24 @@ def pixelcnn_pp_small() -> Preset:
                   TrainConfig(optimizer="adamax", lr=2e-3, lr_decay=0.9995, betas=(0.95, 0.9995),
                               ema=0.99, batch_size=16),
                   "small PixelCNN++ for 2 CPU cores")
+
+
+TABLE2_VARIANTS = ("plain", "nin", "ar_channel")
+
+
+def pixelcnn_pp_table2(width: int, height: int, variant: str) -> Preset:
+    """PixelCNN++ Table 2 "Small PixelCNN": a width × height causal window at full resolution.
+
+    ``plain``: one gated shifted conv per layer; ``nin``: plus two 1×1 gated ResNets after each;
+    ``ar_channel``: plain, with an output head that also reads the current pixel's earlier
+    sub-pixels (channel_logistic_mixture). Widths and the paper's training recipe as ``cifar10``
+    (the paper does not list the small models' widths; 160 filters is pixelar's choice).
+    """
+    if variant not in TABLE2_VARIANTS:
+        raise ValueError(f"variant must be one of {TABLE2_VARIANTS}, got {variant!r}")
+    p = pixelcnn_pp_cifar10()
+    model = dataclasses.replace(
+        p.model, receptive_width=width, receptive_height=height, num_nin=2 if variant == "nin" else 0,
+        distribution="channel_logistic_mixture" if variant == "ar_channel" else "logistic_mixture")
+    label = {"plain": "Plain", "nin": "NIN", "ar_channel": "Autoregressive Channel"}[variant]
+    return Preset(model, p.train, f"PixelCNN++ Table 2 small PixelCNN, {width}x{height} window, {label}")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, Callable
 
 from . import config as config_lib
@@ -30,7 +31,11 @@ MODELS: dict[str, ModelEntry] = {
                                                  "small": P.gated_pixelcnn_small}, "cifar10"),
     "pixelcnn_pp": ModelEntry(PixelCNNPlusPlus, {"cifar10": P.pixelcnn_pp_cifar10,
                                                  "cifar10_class": P.pixelcnn_pp_cifar10_class,
-                                                 "small": P.pixelcnn_pp_small}, "cifar10"),
+                                                 "small": P.pixelcnn_pp_small,
+                                                 **{f"table2_{w}x{h}_{v}": functools.partial(
+                                                     P.pixelcnn_pp_table2, w, h, v)
+                                                    for w, h in ((11, 5), (15, 8))
+                                                    for v in P.TABLE2_VARIANTS}}, "cifar10"),
 }
 
 

@@ -9,6 +9,7 @@ from .base import Distribution, bits_per_dim
 from .bernoulli import Bernoulli
 from .categorical import Categorical
 from .categorical_linear import LinearDependentCategorical
+from .channel_mixture import ChannelwiseLogisticMixture
 from .logistic_mixture import DiscretizedLogisticMixture
 
 DISTRIBUTIONS: dict[str, type[Distribution]] = {
@@ -16,6 +17,7 @@ DISTRIBUTIONS: dict[str, type[Distribution]] = {
     Bernoulli.name: Bernoulli,
     DiscretizedLogisticMixture.name: DiscretizedLogisticMixture,
     LinearDependentCategorical.name: LinearDependentCategorical,
+    ChannelwiseLogisticMixture.name: ChannelwiseLogisticMixture,
 }
 
 
@@ -36,6 +38,6 @@ def build_distribution(name: str, num_channels: int, num_levels: int, **kwargs: 
     return cls(num_channels, num_levels, **kwargs)
 
 
-__all__ = ["Bernoulli", "Categorical", "DISTRIBUTIONS", "DiscretizedLogisticMixture", "Distribution",
+__all__ = ["Bernoulli", "Categorical", "ChannelwiseLogisticMixture", "DISTRIBUTIONS", "DiscretizedLogisticMixture", "Distribution",
            "LinearDependentCategorical",
            "bits_per_dim", "build_distribution"]

@@ -25,7 +25,8 @@ class ImageModelConfig:
     image_channels: int = 3
     image_size: int = 32
     num_levels: int = 256
-    distribution: Literal["categorical", "logistic_mixture", "bernoulli", "categorical_linear"] = "categorical"
+    distribution: Literal["categorical", "logistic_mixture", "bernoulli", "categorical_linear",
+                          "channel_logistic_mixture"] = "categorical"
     num_mixtures: int = 10       # logistic_mixture only
     num_classes: int = 0         # > 0: class-conditional (cond = int64 labels of shape (N,))
 
@@ -74,7 +75,7 @@ class AutoregressiveModel(nn.Module):
         config.validate()
         self.config = config
         kwargs: dict[str, Any] = {}
-        if config.distribution == "logistic_mixture":
+        if config.distribution in ("logistic_mixture", "channel_logistic_mixture"):
             kwargs["num_mixtures"] = config.num_mixtures
         self.distribution: Distribution = build_distribution(
             config.distribution, config.image_channels, config.num_levels, **kwargs)

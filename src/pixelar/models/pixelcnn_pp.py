@@ -28,11 +28,13 @@ from ..nn.shifted import (DownRightShiftedConv2d, DownRightShiftedDeconv2d, Down
                           DownShiftedDeconv2d, concat_elu, nin)
 from ..nn.weightnorm import DataDependentInit
 from .base import AutoregressiveModel, ImageModelConfig
+from .pixelcnn_pp_small import ChannelHead, SmallStack, window_layers
 
 
 @dataclasses.dataclass(frozen=True)
 class PixelCNNPlusPlusConfig(ImageModelConfig):
-    distribution: Literal["logistic_mixture", "categorical_linear"] = "logistic_mixture"
+    distribution: Literal["logistic_mixture", "categorical_linear",
+                          "channel_logistic_mixture"] = "logistic_mixture"
     num_mixtures: int = 10
     num_filters: int = 160
     num_resnet: int = 5          # gated ResNet layers per block (blocks 5 and 6 have one more)
@@ -43,15 +45,28 @@ class PixelCNNPlusPlusConfig(ImageModelConfig):
     # Recompute each gated ResNet's activations in backward instead of storing them: less memory
     # for the large presets, about one extra forward pass of compute. Same gradients.
     checkpoint_activations: bool = False
+    # Table 2's "Small PixelCNN": receptive_width × receptive_height > 0 replaces the six-block
+    # network by a full-resolution stack with exactly that causal window (pixelcnn_pp_small.py);
+    # num_nin 1×1 gated ResNet layers follow each shifted layer ("NIN").
+    receptive_width: int = 0
+    receptive_height: int = 0
+    num_nin: int = 0
 
     def validate(self) -> None:
         super().validate()
-        if self.distribution not in ("logistic_mixture", "categorical_linear"):
-            raise ConfigError("pixelcnn_pp conditions on whole pixels: distribution must be logistic_mixture "
-                              "or categorical_linear (the §3.4.1 softmax ablation)")
-        if self.image_size % 4:
+        if self.distribution not in ("logistic_mixture", "categorical_linear", "channel_logistic_mixture"):
+            raise ConfigError("pixelcnn_pp conditions on whole pixels: distribution must be logistic_mixture, "
+                              "categorical_linear (the §3.4.1 softmax ablation) or channel_logistic_mixture "
+                              "(Table 2's Autoregressive Channel head)")
+        if (self.receptive_width > 0) != (self.receptive_height > 0):
+            raise ConfigError("set both receptive_width and receptive_height (the small network) or neither")
+        if self.receptive_width:
+            window_layers(self.receptive_width, self.receptive_height)   # raises on impossible windows
+        elif self.image_size % 4:
             raise ConfigError(f"pixelcnn_pp down-samples twice: image_size must be a multiple of 4, "
                               f"got {self.image_size}")
+        if self.num_nin < 0:
+            raise ConfigError(f"num_nin must be >= 0, got {self.num_nin}")
         if self.num_resnet < 1 or self.num_filters < 1:
             raise ConfigError("num_resnet and num_filters must be >= 1")
         if self.likelihood == "dequantized" and self.distribution != "logistic_mixture":
@@ -96,6 +111,15 @@ class PixelCNNPlusPlus(DataDependentInit, AutoregressiveModel):
         c_in = config.image_channels + 1                       # + a channel of ones: marks the padding
         p = config.dropout
 
+        if config.distribution == "channel_logistic_mixture":
+            self.out = ChannelHead(F_, config.image_channels, self.distribution.num_params)
+        else:
+            self.out = nin(F_, self.distribution.num_params)
+        if config.receptive_width:
+            self.small = SmallStack(c_in, F_, config.receptive_width, config.receptive_height, config.num_nin,
+                                    p, k)
+            return
+
         def u_layer(skip: int) -> GatedResNet:
             return GatedResNet(F_, DownShiftedConv2d, skip, p, k)
 
@@ -116,7 +140,6 @@ class PixelCNNPlusPlus(DataDependentInit, AutoregressiveModel):
         self.dn_ul = nn.ModuleList(nn.ModuleList(ul_layer(2 * F_) for _ in range(n)) for n in sizes)
         self.up_sample_u = nn.ModuleList(DownShiftedDeconv2d(F_, F_, (2, 3)) for _ in range(2))
         self.up_sample_ul = nn.ModuleList(DownRightShiftedDeconv2d(F_, F_, (2, 2)) for _ in range(2))
-        self.out = nin(F_, self.distribution.num_params)
 
     def _layer(self, layer: GatedResNet, *args: torch.Tensor | None) -> torch.Tensor:
         if self.config.checkpoint_activations and self.training and torch.is_grad_enabled():
@@ -128,6 +151,8 @@ class PixelCNNPlusPlus(DataDependentInit, AutoregressiveModel):
         n, _, h, w = x.shape
         onehot = (F.one_hot(cond, self.config.num_classes).to(x.dtype) if self.config.num_classes else None)
         x_pad = torch.cat([x, x.new_ones(n, 1, h, w)], dim=1)
+        if self.config.receptive_width:
+            return self._head(self.small(x_pad, onehot), x)
         # First layer: the shifts make u see rows < r and ul see (rows < r) ∪ (row r, cols < c).
         u = shift_down(self.u_init(x_pad))
         ul = shift_down(self.ul_init_up(x_pad)) + shift_right(self.ul_init_left(x_pad))
@@ -150,7 +175,13 @@ class PixelCNNPlusPlus(DataDependentInit, AutoregressiveModel):
             if block < 2:
                 u, ul = self.up_sample_u[block](u), self.up_sample_ul[block](ul)
         assert not us and not uls, "every stored activation must be consumed exactly once"
-        return self.out(F.elu(ul))                          # (N, P, H, W)
+        return self._head(ul, x)
+
+    def _head(self, ul: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Distribution parameters (N, P, H, W) from the final ul features."""
+        if isinstance(self.out, ChannelHead):
+            return self.out(ul, x)
+        return self.out(F.elu(ul))
 
     def output_layer(self) -> nn.Module:
         return self.out

@@ -5,6 +5,8 @@
 """
 from __future__ import annotations
 
+import inspect
+
 import torch
 
 from ..errors import PixelarError
@@ -34,7 +36,8 @@ def _check_options(model: AutoregressiveModel, options: dict) -> dict:
     if unknown:
         raise ValueError(f"unknown sampling option(s) {unknown}; known: {', '.join(MIXTURE_OPTIONS)}")
     active = {k: v for k, v in options.items() if v}
-    if active and model.distribution.name != "logistic_mixture":
+    takes = inspect.signature(model.distribution.sample).parameters
+    if any(k not in takes for k in active):
         raise PixelarError(f"{', '.join(active)} need a logistic-mixture model; this one's output "
                            f"is {model.distribution.name}")
     return active
