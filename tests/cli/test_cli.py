@@ -198,3 +198,25 @@ def test_mixture_options_are_refused_for_softmax_models(npz_data, tmp_path, caps
                  "--dataset", npz_data, "--out", str(out), "--steps", "1", "--quiet", "--eval-split", "none"]) == 0
     fails(["sample", "--checkpoint", str(out), "-n", "1", "--map", "--out", str(tmp_path / "x.png")], capsys,
           "need a logistic-mixture model")
+
+
+def test_class_conditional_pixelcnn_pp_from_the_command_line(tmp_path, capsys):
+    """`train --set model.num_classes=10` on labelled data, then `sample --class 3` and `eval`."""
+    rng = np.random.default_rng(0)
+    path = tmp_path / "labelled.npz"
+    np.savez(path, train_images=rng.integers(0, 256, (12, 8, 8, 3), dtype=np.uint8),
+             train_labels=np.arange(12) % 10, test_images=rng.integers(0, 256, (4, 8, 8, 3), dtype=np.uint8),
+             test_labels=np.arange(4))
+    out = tmp_path / "run"
+    assert main(["train", "--model", "pixelcnn_pp", "--preset", "small", "--set", "model.image_size=8",
+                 "--set", "model.num_filters=8", "--set", "model.num_resnet=1", "--set", "model.num_classes=10",
+                 "--set", "train.batch_size=4", "--dataset", f"npz:{path}", "--out", str(out), "--steps", "2",
+                 "--quiet"]) == 0
+    grid = tmp_path / "threes.png"
+    assert main(["sample", "--checkpoint", str(out), "--class", "3", "-n", "2", "--seed", "0",
+                 "--out", str(grid), "--scale", "1"]) == 0
+    assert grid.exists()
+    capsys.readouterr()
+    fails(["sample", "--checkpoint", str(out), "-n", "1", "--out", str(tmp_path / "x.png")], capsys,
+          "class-conditional: pass --class 0..9")
+    assert main(["eval", "--checkpoint", str(out), "--dataset", f"npz:{path}"]) == 0
