@@ -42,6 +42,10 @@ class _Rows:
     def __init__(self, like: torch.Tensor, channels: int, width: int, left: int, right: int) -> None:
         self.buf = like.new_zeros(like.shape[0], channels, 2, width + left + right)
         self.left, self.width = left, width
+        # Views made once (slicing costs more than the tiny ops on a CPU): for the ul stream,
+        # at[c] = the current row at column c, win[c] = the 2×2 window of rows r-1..r, columns c-1..c.
+        self.at = [self.buf[:, :, 1, c + left] for c in range(width)]
+        self.win = [self.buf[:, :, :, c + left - 1:c + left + 1] for c in range(width)] if left else []
 
     def shift(self) -> None:
         """Start a new row: the current row becomes the previous one."""
@@ -82,15 +86,15 @@ class _Res:
     def pixel(self, inp: _Rows, c_rows: _Rows, out: _Rows, col: int, skip_term: torch.Tensor | None) -> None:
         """ul stream: ``out`` at column ``col`` of the current row from 2×2 windows (rows r-1..r, cols col-1..col)."""
         n = inp.buf.shape[0]
-        c = linear(concat_elu(inp.buf[:, :, :, col:col + 2]).reshape(n, -1), self.m_in, self.b_in)   # (N, F)
+        c = linear(concat_elu(inp.win[col]).reshape(n, -1), self.m_in, self.b_in)   # (N, F)
         if skip_term is not None:
             c = c + skip_term
-        c_rows.buf[:, :, 1, col + 1] = c
-        c = linear(concat_elu(c_rows.buf[:, :, :, col:col + 2]).reshape(n, -1), self.m_out, self.b_out)
+        c_rows.at[col].copy_(c)
+        c = linear(concat_elu(c_rows.win[col]).reshape(n, -1), self.m_out, self.b_out)   # (N, 2F)
         if self.cb is not None:
             c = c + self.cb
         a, b = c.chunk(2, dim=1)
-        out.buf[:, :, 1, col + 1] = inp.buf[:, :, 1, col + 1] + a * torch.sigmoid(b)
+        torch.add(inp.at[col], a * torch.sigmoid(b), out=out.at[col])              # x + a·σ(b)
 
     def skip_term(self, vec: torch.Tensor) -> torch.Tensor:
         """nin(concat_elu(vec)) for one position, vec (N, C) -> (N, F)."""
@@ -197,23 +201,23 @@ class PixelCNNPlusPlusState(IncrementalState):
         ul0 = self.ul_up_row[:, :, j]
         if j > 0:   # shift_right(ul_init_left): x_pad rows i-1..i, column j-1
             ul0 = ul0 + linear(buf[:, :, i + 1:i + 3, j].reshape(self.n, -1), *self.ul_left)
-        self.UL[0][0].buf[:, :, 1, j + 1] = ul0
+        self.UL[0][0].at[j].copy_(ul0)
         levels = [lv for lv in range(3) if i % (1 << lv) == 0 and j % (1 << lv) == 0]
         for lv in levels:                                                  # up pass
             col, UL = j >> lv, self.UL[lv]
             if lv > 0:   # stride-2 down-sampling: 2×2 window of level lv-1 at rows 2r-1..2r, cols 2c-1..2c
-                win = self.UL[lv - 1][R].buf[:, :, :, 2 * col:2 * col + 2].reshape(self.n, -1)
-                UL[0].buf[:, :, 1, col + 1] = linear(win, *self.down_ul[lv])
+                win = self.UL[lv - 1][R].win[2 * col].reshape(self.n, -1)
+                UL[0].at[col].copy_(linear(win, *self.down_ul[lv]))
             for k, layer in enumerate(self.up_ul[lv]):
                 layer.pixel(UL[k], self.CUL[lv][k], UL[k + 1], col, self.skip_ul[lv][k][:, :, col])
         for lv in reversed(levels):                                        # down pass
             col, DL, layers = j >> lv, self.DL[lv], self.dn_ul[lv]
             if lv < 2:   # the coarser position (r//2, c//2) through kernel tap (r % 2, c % 2)
                 taps, bias = self.up_ul_taps[lv]
-                src = self.DL[lv + 1][-1].buf[:, :, 1, (col >> 1) + 1]
-                DL[0].buf[:, :, 1, col + 1] = linear(src, taps[(i >> lv) % 2][col % 2], bias)
+                src = self.DL[lv + 1][-1].at[col >> 1]
+                DL[0].at[col].copy_(linear(src, taps[(i >> lv) % 2][col % 2], bias))
             for m, layer in enumerate(layers):
-                u = self.D[lv][m + 1].buf[:, :, 1, col + 1]
-                ul_skip = self.UL[lv][len(layers) - 1 - m].buf[:, :, 1, col + 1]
+                u = self.D[lv][m + 1].at[col]
+                ul_skip = self.UL[lv][len(layers) - 1 - m].at[col]
                 layer.pixel(DL[m], self.CDL[lv][m], DL[m + 1], col, layer.skip_term(torch.cat([u, ul_skip], 1)))
-        return linear(F.elu(self.DL[0][-1].buf[:, :, 1, j + 1]), *self.out)[:, :, None, None]   # (N, P, 1, 1)
+        return linear(F.elu(self.DL[0][-1].at[j]), *self.out)[:, :, None, None]   # (N, P, 1, 1)
