@@ -78,6 +78,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--class", dest="label", type=int)
+    p.add_argument("--method", default="auto", choices=("auto", "naive", "cached"),
+                   help="auto = the fastest exact sampler the model has (cached, else naive)")
     p.add_argument("--out", required=True, help="PNG grid: the masked input, then the completions")
     p.add_argument("--scale", type=int, default=4)
     p.add_argument("--force", action="store_true")

@@ -163,7 +163,7 @@ def cmd_complete(args: argparse.Namespace) -> int:
     g = torch.Generator(device=args.device).manual_seed(args.seed)
     xs = x[None].expand(args.n, -1, -1, -1).to(args.device)
     out = model.complete(xs, known[None].expand_as(xs).to(args.device), cond=cond, generator=g,
-                         temperature=args.temperature, progress=True)
+                         temperature=args.temperature, method=args.method, progress=True)
     shown = torch.where(known, x, torch.full_like(x, (k - 1) // 2))  # unknown region grey
     save_png(grid(torch.cat([shown[None], out.cpu()]), k, nrow=args.n + 1, scale=args.scale), args.out, force=args.force)
     print(f"wrote the masked input and {args.n} completions to {args.out}")

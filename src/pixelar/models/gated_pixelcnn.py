@@ -71,3 +71,7 @@ class GatedPixelCNN(AutoregressiveModel):
 
     def output_layer(self) -> nn.Module:
         return self.out2
+
+    def incremental(self, n: int, cond: torch.Tensor | None):
+        from ..sampling.cached_gated import GatedPixelCNNState   # lazy: sampling imports models
+        return GatedPixelCNNState(self, n, cond)

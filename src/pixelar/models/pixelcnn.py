@@ -77,3 +77,7 @@ class PixelCNN(AutoregressiveModel):
 
     def output_layer(self) -> nn.Module:
         return self.out2
+
+    def incremental(self, n: int, cond: torch.Tensor | None):
+        from ..sampling.cached_pixelcnn import PixelCNNState   # lazy: sampling imports models
+        return PixelCNNState(self, n, cond)

@@ -185,3 +185,7 @@ class PixelCNNPlusPlus(DataDependentInit, AutoregressiveModel):
 
     def output_layer(self) -> nn.Module:
         return self.out
+
+    def incremental(self, n: int, cond: torch.Tensor | None):
+        from ..sampling.cached_pixelcnn_pp import PixelCNNPlusPlusState   # lazy: sampling imports models
+        return PixelCNNPlusPlusState(self, n, cond)
