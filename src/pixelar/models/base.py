@@ -107,6 +107,10 @@ class AutoregressiveModel(nn.Module):
         """
         return None
 
+    def has_cached_sampler(self) -> bool:
+        """Whether ``incremental`` gives a cached state for this model (its configuration included)."""
+        return type(self).incremental is not AutoregressiveModel.incremental
+
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 

@@ -186,6 +186,11 @@ class PixelCNNPlusPlus(DataDependentInit, AutoregressiveModel):
     def output_layer(self) -> nn.Module:
         return self.out
 
+    def has_cached_sampler(self) -> bool:
+        # The cached state follows the six-block network with the plain head; the Table 2 small
+        # stack and the channel head sample naively.
+        return not self.config.receptive_width and self.config.distribution != "channel_logistic_mixture"
+
     def incremental(self, n: int, cond: torch.Tensor | None):
         from ..sampling.cached_pixelcnn_pp import PixelCNNPlusPlusState   # lazy: sampling imports models
         return PixelCNNPlusPlusState(self, n, cond)

@@ -16,7 +16,7 @@ from .naive import check_known, draw, steps
 
 
 def supports_cached(model: AutoregressiveModel) -> bool:
-    return type(model).incremental is not AutoregressiveModel.incremental
+    return model.has_cached_sampler()
 
 
 @torch.no_grad()
