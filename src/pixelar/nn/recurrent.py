@@ -27,10 +27,10 @@ from .masked import MaskedConv2d, shift_down
 
 def lstm_cell(gates: torch.Tensor, c: torch.Tensor, hidden: int) -> tuple[torch.Tensor, torch.Tensor]:
     """One LSTM update. gates (N, 4h, L) as [o|f|i|g] chunks, c (N, h, L) -> (h, c) each (N, h, L)."""
-    ofi = torch.sigmoid(gates[:, :3 * hidden])
-    g = torch.tanh(gates[:, 3 * hidden:])
-    o, f, i = ofi[:, :hidden], ofi[:, hidden:2 * hidden], ofi[:, 2 * hidden:]
-    c = f * c + i * g
+    # split, not slices: one gradient concatenation in backward instead of four zero-filled maps
+    ofi, g = gates.split([3 * hidden, hidden], dim=1)
+    o, f, i = torch.sigmoid(ofi).chunk(3, dim=1)
+    c = f * c + i * torch.tanh(g)
     return o * torch.tanh(c), c
 
 
@@ -64,8 +64,10 @@ class RowLSTM(nn.Module):
         h = self.h0[None, :, None].expand(n, -1, width)       # (N, h, W): the row above row 0
         c = self.c0[None, :, None].expand(n, -1, width)
         rows = []
-        for i in range(height):
-            h, c = lstm_cell(gates_in[:, :, i] + self.state_to_state(h), c, self.hidden)
+        # unbind, not gates_in[:, :, i]: the backward of one slice per step would fill and add
+        # a whole-map gradient per row (quadratic in H); unbind's backward stacks them once
+        for gates_row in gates_in.unbind(2):                   # (N, 4h, W) per row
+            h, c = lstm_cell(gates_row + self.state_to_state(h), c, self.hidden)
             rows.append(h)
         return torch.stack(rows, dim=2)                        # (N, h, H, W)
 
@@ -134,15 +136,13 @@ class DiagonalBiLSTM(nn.Module):
         h = self.h0[None, :, None].expand(n, -1, height)      # (N, 2h, H): the column before column 0
         c = self.c0[None, :, None].expand(n, -1, height)
         cols = []
-        for col in range(gates_in.shape[3]):
+        for gates_col in gates_in.unbind(3):                   # (N, 8h, H) per skewed column
             # pad one zero row on top: row i reads the previous column's rows i-1 and i
             state = self.state_to_state(F.pad(h, (1, 0)))      # (N, 8h, H)
-            g = (gates_in[:, :, :, col] + state).view(n, 2, 4 * h_, height)
-            c2 = c.reshape(n, 2, h_, height)
-            ofi = torch.sigmoid(g[:, :, :3 * h_])
-            c2 = ofi[:, :, h_:2 * h_] * c2 + ofi[:, :, 2 * h_:] * torch.tanh(g[:, :, 3 * h_:])
-            h = (ofi[:, :, :h_] * torch.tanh(c2)).reshape(n, 2 * h_, height)
-            c = c2.reshape(n, 2 * h_, height)
+            # (N, 2, 4h, H) -> one LSTM update per direction, both at once on (N·2, 4h, H)
+            g = (gates_col + state).reshape(n * 2, 4 * h_, height)
+            h, c = lstm_cell(g, c.reshape(n * 2, h_, height), h_)
+            h, c = h.reshape(n, 2 * h_, height), c.reshape(n, 2 * h_, height)
             cols.append(h)
         out = unskew(torch.stack(cols, dim=3), width)          # (N, 2h, H, W)
         left, right = out[:, :h_], out[:, h_:].flip(3)
