@@ -39,6 +39,7 @@ class MultiScalePixelRNNConfig(PixelRNNConfig):
     upsample_features: int = 32    # channels of the deconvolutional upsampling network
     input_kernel: int = 3          # Row LSTM only (see RowLSTMConfig)
     state_kernel: int = 3
+    right_reads_image: bool = True  # Diagonal BiLSTM only (see DiagonalBiLSTMConfig)
 
     def validate(self) -> None:
         super().validate()
@@ -55,7 +56,7 @@ class MultiScalePixelRNNConfig(PixelRNNConfig):
         common["image_size"] = image_size
         if self.lstm == "row_lstm":
             return RowLSTMConfig(**common, input_kernel=self.input_kernel, state_kernel=self.state_kernel)
-        return DiagonalBiLSTMConfig(**common)
+        return DiagonalBiLSTMConfig(**common, right_reads_image=self.right_reads_image)
 
 
 class MultiScalePixelRNN(AutoregressiveModel):

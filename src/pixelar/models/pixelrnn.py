@@ -63,15 +63,20 @@ class RowLSTMConfig(PixelRNNConfig):
 
 @dataclasses.dataclass(frozen=True)
 class DiagonalBiLSTMConfig(PixelRNNConfig):
-    pass
+    # The first layer's right-to-left direction also reads the image at its own position (1×1).
+    # Its output is shifted down a row, so this is causal; it lets the first pixels of row i see
+    # the last first_kernel//2 pixels of row i-1, which the 7×7 mask-A features never carry
+    # there (False = the literal Table 1 wiring, with that small blind spot).
+    right_reads_image: bool = True
 
 
-def make_layer(config: PixelRNNConfig, num_groups: int) -> nn.Module:
+def make_layer(config: PixelRNNConfig, num_groups: int, first: bool) -> nn.Module:
     """A Row LSTM or Diagonal BiLSTM layer reading the 2h-feature stream."""
     h = config.hidden
     if isinstance(config, RowLSTMConfig):
         return RowLSTM(2 * h, h, num_groups, config.input_kernel, config.state_kernel)
-    return DiagonalBiLSTM(2 * h, h, num_groups)
+    reads_image = first and getattr(config, "right_reads_image", False)
+    return DiagonalBiLSTM(2 * h, h, num_groups, config.image_channels if reads_image else 0)
 
 
 class PixelRNNNetwork(nn.Module):
@@ -86,7 +91,7 @@ class PixelRNNNetwork(nn.Module):
         h, g = config.hidden, num_groups
         self.config = config
         self.input_conv = MaskedConv2d(config.image_channels, 2 * h, config.first_kernel, "A", g)
-        self.layers = nn.ModuleList(make_layer(config, g) for _ in range(config.num_layers))
+        self.layers = nn.ModuleList(make_layer(config, g, k == 0) for k in range(config.num_layers))
         self.up = nn.ModuleList(MaskedConv2d(h, 2 * h, 1, "B", g) for _ in range(config.num_layers))
         self.skips = (nn.ModuleList(MaskedConv2d(2 * h, 2 * h, 1, "B", g) for _ in range(config.num_layers))
                       if config.skip else None)
@@ -104,7 +109,9 @@ class PixelRNNNetwork(nn.Module):
             y = y + class_bias[:, :, None, None]
         skip_sum = None
         for k, (layer, up) in enumerate(zip(self.layers, self.up)):
-            out = up(layer(y, None if layer_bias is None else layer_bias[k]))   # (N, 2h, H, W)
+            bias = None if layer_bias is None else layer_bias[k]
+            out = up(layer(y, bias, image=x) if k == 0 and isinstance(layer, DiagonalBiLSTM)
+                     else layer(y, bias))                                      # (N, 2h, H, W)
             y = y + out if self.config.residual else out
             if self.skips is not None:
                 s = self.skips[k](y)

@@ -114,24 +114,34 @@ class DiagonalBiLSTM(nn.Module):
     Both directions run in one loop as a grouped convolution (their weights stay apart).
     """
 
-    def __init__(self, in_channels: int, hidden: int, num_groups: int = 1) -> None:
+    def __init__(self, in_channels: int, hidden: int, num_groups: int = 1, image_channels: int = 0) -> None:
         super().__init__()
         self.hidden = hidden
         self.gate_channels = 8 * hidden                       # [left 4h | right 4h]
         self.input_to_state = MaskedConv2d(in_channels, 8 * hidden, 1, "B", num_groups, out_chunks=8)
+        # image_channels > 0: the right-to-left direction also reads the image at its own position
+        # (1×1, unmasked). Its map is shifted down one row, so all of that row is in the past;
+        # without it, features that follow a mask-A convolution never carry the last pixels of
+        # row i-1 to the first pixels of row i (see PixelRNNConfig.right_reads_image).
+        self.image_to_state = nn.Conv2d(image_channels, 4 * hidden, 1, bias=False) if image_channels else None
         # groups=2: the left states feed only the left gates, the right states the right ones
         self.state_to_state = nn.Conv1d(2 * hidden, 8 * hidden, 2, groups=2)
         self.h0 = nn.Parameter(torch.zeros(2 * hidden))
         self.c0 = nn.Parameter(torch.zeros(2 * hidden))
 
-    def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None,
+                image: torch.Tensor | None = None) -> torch.Tensor:
+        """x (N, in, H, W), bias (N, 8h, H, W), image (N, image_channels, H, W) -> (N, h, H, W)."""
         n, _, height, width = x.shape
         h_ = self.hidden
         gates_in = self.input_to_state(x)                      # (N, 8h, H, W)
         if bias is not None:
             gates_in = gates_in + bias
+        left, right = gates_in[:, :4 * h_], gates_in[:, 4 * h_:]
+        if self.image_to_state is not None:
+            right = right + self.image_to_state(image)
         # The right-to-left direction works on the mirrored map (a 1×1 map mirrors with it).
-        gates_in = torch.cat([gates_in[:, :4 * h_], gates_in[:, 4 * h_:].flip(3)], dim=1)
+        gates_in = torch.cat([left, right.flip(3)], dim=1)
         gates_in = skew(gates_in)                              # (N, 8h, H, H + W - 1)
         h = self.h0[None, :, None].expand(n, -1, height)      # (N, 2h, H): the column before column 0
         c = self.c0[None, :, None].expand(n, -1, height)
