@@ -143,6 +143,10 @@ class RowLSTMPixelRNN(PixelRNN):
     name = "row_lstm"
     config_class = RowLSTMConfig
 
+    def incremental(self, n: int, cond: torch.Tensor | None):
+        from ..sampling.cached_pixelrnn import RowLSTMState   # lazy: sampling imports models
+        return RowLSTMState(self, n, cond)
+
 
 class DiagonalBiLSTMPixelRNN(PixelRNN):
     """PixelRNN with Diagonal BiLSTM layers (receptive field: every earlier pixel)."""
