@@ -90,6 +90,16 @@ def test_diagonal_bilstm_sees_every_earlier_pixel(channels):
         assert torch.equal(grad != 0, allowed_mask(model, c, i, j)), (c, i, j)
 
 
+@pytest.mark.parametrize("name", ["row_lstm", "diagonal_bilstm", "multiscale_pixelrnn"])
+def test_rgb_subpixel_causality_at_reduced_width(name):
+    """The cifar10/imagenet presets' wiring (softmax, R/G/B groups) at a width the default suite
+    can afford; test_common checks those presets at full width under `make test-slow`."""
+    torch.manual_seed(0)
+    preset, extra = ("imagenet64", {"upsample_features": 4}) if name == "multiscale_pixelrnn" else ("cifar10", {})
+    model = pixelar.build(name, preset, image_size=6, hidden=6, num_layers=2, output_features=12, **extra)
+    assert find_leaks(model) == []
+
+
 def test_literal_table1_wiring_misses_the_end_of_the_previous_row():
     """Without right_reads_image, mask-A features never carry pixel (i-1, W-1) to (i, 0)."""
     model = build("diagonal_bilstm", image_size=12, num_layers=3, right_reads_image=False)
