@@ -65,6 +65,11 @@ def run_one(spec: str, args: argparse.Namespace, train: ArrayDataset, test: Arra
     if args.minutes > 0:
         result = trainer.run(minutes=args.minutes)
         ledger["train_seconds"] += result["seconds"]
+        out.mkdir(parents=True, exist_ok=True)
+        ledger_path.write_text(json.dumps(ledger, indent=1))
+        if "stopped_by" in result:   # SIGTERM/SIGINT: the Trainer wrote a checkpoint; no evaluation
+            raise SystemExit(f"{spec}: stopped by {result['stopped_by']} at step {trainer.step}; "
+                             f"continue with the same command and --resume")
     t0 = time.monotonic()
     r = evaluate(trainer.eval_model(), test, batch_size=args.eval_batch_size)
     summary = {"model": spec, "parameters": model.num_parameters(), "steps": trainer.step,
