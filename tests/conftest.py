@@ -20,6 +20,18 @@ def all_presets() -> list[tuple[str, str]]:
     return [(name, preset) for name, e in pixelar.MODELS.items() for preset in e.presets]
 
 
+# Full-width presets whose 8x8 causality check takes minutes on 2 CPU cores (recurrent layers
+# with 2h = 256..1024 features over 192 image copies): it runs under `make test-slow`; their
+# layer code is checked at reduced width in the default suite (tests/models/test_pixelrnn.py).
+SLOW_CAUSALITY = {("row_lstm", "cifar10"), ("row_lstm", "imagenet32"), ("row_lstm", "imagenet64"),
+                  ("diagonal_bilstm", "cifar10"), ("multiscale_pixelrnn", "imagenet64")}
+
+
+def with_slow_marks(presets: list[tuple[str, str]]) -> list:
+    return [pytest.param(m, p, id=f"{m}-{p}", marks=[pytest.mark.slow] if (m, p) in SLOW_CAUSALITY else [])
+            for m, p in presets]
+
+
 def reduced(name: str, preset: str, image_size: int = 8, **over) -> pixelar.models.base.AutoregressiveModel:
     """The preset at a reduced image size (same depth and widths: the architecture under test)."""
     torch.manual_seed(0)

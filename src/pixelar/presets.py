@@ -6,7 +6,9 @@ from typing import Any
 
 from .models.gated_pixelcnn import GatedPixelCNNConfig
 from .models.pixelcnn import PixelCNNConfig
+from .models.multiscale_pixelrnn import MultiScalePixelRNNConfig
 from .models.pixelcnn_pp import PixelCNNPlusPlusConfig
+from .models.pixelrnn import DiagonalBiLSTMConfig, RowLSTMConfig
 from .training.config import TrainConfig
 
 
@@ -124,3 +126,60 @@ def pixelcnn_pp_table2(width: int, height: int, variant: str) -> Preset:
         distribution="channel_logistic_mixture" if variant == "ar_channel" else "logistic_mixture")
     label = {"plain": "Plain", "nin": "NIN", "ar_channel": "Autoregressive Channel"}[variant]
     return Preset(model, p.train, f"PixelCNN++ Table 2 small PixelCNN, {width}x{height} window, {label}")
+
+
+# ---- PixelRNN: Row LSTM, Diagonal BiLSTM, Multi-Scale (van den Oord et al. 2016a) -----------
+
+def _pixelrnn(cfg_class: type, size: int, channels: int, hidden: int, layers: int, features: int,
+              **kw: Any) -> Any:
+    dist = {"distribution": "bernoulli", "num_levels": 2} if channels == 1 else {"distribution": "categorical"}
+    return cfg_class(image_channels=channels, image_size=size, hidden=hidden, num_layers=layers,
+                     output_features=features, **dist, **kw)
+
+
+_RMSPROP = TrainConfig(optimizer="rmsprop", lr=1e-3, batch_size=16)   # §5: RMSProp, batch 16 (MNIST/CIFAR)
+
+
+def row_lstm_mnist() -> Preset:
+    return Preset(_pixelrnn(RowLSTMConfig, 28, 1, 16, 7, 32), _RMSPROP,
+                  "PixelRNN Table 4 Row LSTM, binarized MNIST: 7 layers, h=16, sigmoid (paper: 80.54 nats)")
+
+
+def row_lstm_cifar10() -> Preset:
+    return Preset(_pixelrnn(RowLSTMConfig, 32, 3, 128, 12, 1024), _RMSPROP,
+                  "PixelRNN Table 1/3 Row LSTM, CIFAR-10: 12 layers, h=128, 256-way softmax (paper: 3.07 bits/dim)")
+
+
+def row_lstm_imagenet32() -> Preset:
+    return Preset(_pixelrnn(RowLSTMConfig, 32, 3, 384, 12, 1024), _RMSPROP,
+                  "PixelRNN Row LSTM, ImageNet 32x32: 12 layers, h=384 (paper: 3.86 bits/dim)")
+
+
+def row_lstm_imagenet64() -> Preset:
+    return Preset(_pixelrnn(RowLSTMConfig, 64, 3, 512, 4, 1024, residual=False), _RMSPROP,
+                  "PixelRNN Row LSTM, ImageNet 64x64: 4 layers, h=512, no residual connections")
+
+
+def diagonal_bilstm_mnist() -> Preset:
+    return Preset(_pixelrnn(DiagonalBiLSTMConfig, 28, 1, 16, 7, 32), _RMSPROP,
+                  "PixelRNN Table 4 Diagonal BiLSTM, binarized MNIST: 7 layers, h=16 (paper: 79.20 nats)")
+
+
+def diagonal_bilstm_mnist_1layer() -> Preset:
+    return Preset(_pixelrnn(DiagonalBiLSTMConfig, 28, 1, 32, 1, 32), _RMSPROP,
+                  "PixelRNN Table 4 Diagonal BiLSTM, binarized MNIST: 1 layer, h=32 (paper: 80.75 nats)")
+
+
+def diagonal_bilstm_cifar10() -> Preset:
+    return Preset(_pixelrnn(DiagonalBiLSTMConfig, 32, 3, 128, 12, 1024), _RMSPROP,
+                  "PixelRNN Table 1/3 Diagonal BiLSTM, CIFAR-10: 12 layers, h=128 (paper: 3.00 bits/dim)")
+
+
+def multiscale_pixelrnn_mnist() -> Preset:
+    return Preset(_pixelrnn(MultiScalePixelRNNConfig, 28, 1, 16, 7, 32, subsample_factor=2), _RMSPROP,
+                  "§3.6 Multi-Scale Row LSTM on binarized MNIST: 14x14 unconditional + 28x28 conditional")
+
+
+def multiscale_pixelrnn_imagenet64() -> Preset:
+    return Preset(_pixelrnn(MultiScalePixelRNNConfig, 64, 3, 512, 4, 1024, residual=False, subsample_factor=2),
+                  _RMSPROP, "§3.6 Multi-Scale Row LSTM, ImageNet 64x64: 32x32 unconditional + 64x64 conditional")

@@ -11,7 +11,9 @@ from .errors import ConfigError
 from .models.base import AutoregressiveModel
 from .models.gated_pixelcnn import GatedPixelCNN
 from .models.pixelcnn import PixelCNN
+from .models.multiscale_pixelrnn import MultiScalePixelRNN
 from .models.pixelcnn_pp import PixelCNNPlusPlus
+from .models.pixelrnn import DiagonalBiLSTMPixelRNN, RowLSTMPixelRNN
 from .training.config import TrainConfig
 
 
@@ -36,6 +38,15 @@ MODELS: dict[str, ModelEntry] = {
                                                      P.pixelcnn_pp_table2, w, h, v)
                                                     for w, h in ((11, 5), (15, 8))
                                                     for v in P.TABLE2_VARIANTS}}, "cifar10"),
+    "row_lstm": ModelEntry(RowLSTMPixelRNN, {"mnist": P.row_lstm_mnist, "cifar10": P.row_lstm_cifar10,
+                                             "imagenet32": P.row_lstm_imagenet32,
+                                             "imagenet64": P.row_lstm_imagenet64}, "cifar10"),
+    "diagonal_bilstm": ModelEntry(DiagonalBiLSTMPixelRNN, {"mnist": P.diagonal_bilstm_mnist,
+                                                           "mnist_1layer": P.diagonal_bilstm_mnist_1layer,
+                                                           "cifar10": P.diagonal_bilstm_cifar10}, "cifar10"),
+    "multiscale_pixelrnn": ModelEntry(MultiScalePixelRNN, {"mnist": P.multiscale_pixelrnn_mnist,
+                                                           "imagenet64": P.multiscale_pixelrnn_imagenet64},
+                                      "imagenet64"),
 }
 
 

@@ -9,14 +9,14 @@ import torch
 
 import pixelar
 from pixelar.evaluation.causality import find_leaks
-from tests.conftest import all_presets, reduced
+from tests.conftest import all_presets, reduced, with_slow_marks
 
 PRESETS = all_presets()
 SIZE = 8   # reduced image size: every model's down-sampling divides it
 ids = [f"{m}-{p}" for m, p in PRESETS]
 
 
-@pytest.mark.parametrize("name,preset", PRESETS, ids=ids)
+@pytest.mark.parametrize("name,preset", with_slow_marks(PRESETS))
 def test_exact_causality(name, preset):
     model = reduced(name, preset, image_size=SIZE)
     assert find_leaks(model) == []

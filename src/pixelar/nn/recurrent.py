@@ -1,0 +1,161 @@
+"""The two spatial LSTM layers of PixelRNN (van den Oord et al. 2016a, §3.1-3.2).
+
+Both layers split the LSTM into an input-to-state map, a masked convolution
+computed for the whole image at once, and a state-to-state convolution applied
+step by step (row by row for the Row LSTM, column by column of the skewed map
+for the Diagonal BiLSTM). Gates, per position and hidden unit (eq. 3):
+
+    [o, f, i, g] = [σ, σ, σ, tanh](K_ss ⊛ h_prev + K_is ⊛ x)
+    c = f ⊙ c_prev + i ⊙ g,   h = o ⊙ tanh(c)
+
+Gate maps have 4h channels laid out as four chunks [o | f | i | g] of h; inside
+each chunk the h units are split into R, G, B groups (``num_groups``) so that
+the mask-B input-to-state convolution lets a unit of group g read only groups
+<= g of the current pixel. The LSTM is elementwise per unit, so the group of a
+unit never changes; every state-to-state input comes from strictly earlier
+pixels and needs no channel mask. Layers take an optional ``bias`` (N, 4h, H, W)
+added to the input-to-state map (the Multi-Scale PixelRNN's conditioning).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .masked import MaskedConv2d, shift_down
+
+
+def lstm_cell(gates: torch.Tensor, c: torch.Tensor, hidden: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """One LSTM update. gates (N, 4h, L) as [o|f|i|g] chunks, c (N, h, L) -> (h, c) each (N, h, L)."""
+    # split, not slices: one gradient concatenation in backward instead of four zero-filled maps
+    ofi, g = gates.split([3 * hidden, hidden], dim=1)
+    o, f, i = torch.sigmoid(ofi).chunk(3, dim=1)
+    c = f * c + i * torch.tanh(g)
+    return o * torch.tanh(c), c
+
+
+class RowLSTM(nn.Module):
+    """Row LSTM (§3.1): (N, in, H, W) -> (N, h, H, W).
+
+    Input-to-state: a 1×k convolution along the row with mask B (reads columns j-k//2..j
+    of row i, the current pixel's groups <= g), for the whole map at once. State-to-state:
+    an unmasked 1×k_s convolution of the previous row's hidden state, so the state of
+    (i, j) sees row i-1 at columns j-k_s//2..j+k_s//2: a triangle above the pixel, widening
+    by k_s//2 per row. Row i-1 is entirely before row i in raster order, so the unmasked
+    state kernel is causal. The state of the row above row 0 is learned (h0, c0).
+    """
+
+    def __init__(self, in_channels: int, hidden: int, num_groups: int = 1, input_kernel: int = 3,
+                 state_kernel: int = 3) -> None:
+        super().__init__()
+        self.hidden = hidden
+        self.gate_channels = 4 * hidden
+        self.input_to_state = MaskedConv2d(in_channels, 4 * hidden, (1, input_kernel), "B", num_groups,
+                                           out_chunks=4)
+        self.state_to_state = nn.Conv1d(hidden, 4 * hidden, state_kernel, padding=state_kernel // 2)
+        self.h0 = nn.Parameter(torch.zeros(hidden))
+        self.c0 = nn.Parameter(torch.zeros(hidden))
+
+    def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+        n, _, height, width = x.shape
+        gates_in = self.input_to_state(x)                      # (N, 4h, H, W)
+        if bias is not None:
+            gates_in = gates_in + bias
+        h = self.h0[None, :, None].expand(n, -1, width)       # (N, h, W): the row above row 0
+        c = self.c0[None, :, None].expand(n, -1, width)
+        rows = []
+        # unbind, not gates_in[:, :, i]: the backward of one slice per step would fill and add
+        # a whole-map gradient per row (quadratic in H); unbind's backward stacks them once
+        for gates_row in gates_in.unbind(2):                   # (N, 4h, W) per row
+            h, c = lstm_cell(gates_row + self.state_to_state(h), c, self.hidden)
+            rows.append(h)
+        return torch.stack(rows, dim=2)                        # (N, h, H, W)
+
+    def step_row(self, gates_in_row: torch.Tensor, h: torch.Tensor, c: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One row of the recurrence: gates_in_row (N, 4h, W), previous (h, c) (N, h, W)."""
+        return lstm_cell(gates_in_row + self.state_to_state(h), c, self.hidden)
+
+    def initial_state(self, n: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return (self.h0[None, :, None].expand(n, -1, width), self.c0[None, :, None].expand(n, -1, width))
+
+
+def skew(x: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) -> (N, C, H, H + W - 1): row i moved right by i, zeros elsewhere.
+
+    Column c of the skewed map then holds the diagonal i + j = c, so one step along the
+    columns updates a whole diagonal at once (Figure 3).
+    """
+    n, ch, height, width = x.shape
+    padded = F.pad(x, (0, height))                             # (N, C, H, W + H)
+    # Reading W + H - 1 values per row from the flattened padded map starts row i
+    # i values early, inside the zero padding of row i - 1.
+    flat = padded.reshape(n, ch, height * (width + height))[..., :height * (width + height - 1)]
+    return flat.reshape(n, ch, height, width + height - 1)
+
+
+def unskew(y: torch.Tensor, width: int) -> torch.Tensor:
+    """Inverse of :func:`skew`: (N, C, H, H + W - 1) -> (N, C, H, W)."""
+    n, ch, height, skewed = y.shape
+    flat = F.pad(y.reshape(n, ch, height * skewed), (0, height))
+    return flat.reshape(n, ch, height, skewed + 1)[..., :width]
+
+
+class DiagonalBiLSTM(nn.Module):
+    """Diagonal BiLSTM (§3.2): (N, in, H, W) -> (N, h, H, W), the sum of two directions.
+
+    Each direction skews its input, computes a 1×1 mask-B input-to-state map, and runs a
+    2×1 column-wise state-to-state convolution over the skewed columns: the state of (i, j)
+    reads the states of (i, j-1) and (i-1, j), so it sees every pixel up-left of it
+    (rows <= i, columns <= j). The right-to-left direction is the same on the mirrored
+    map; its state at (i, j) sees (i, j+1..W-1), the future, so its output map is shifted
+    down one row before it is added: at (i, j) it then holds the state of (i-1, j), which
+    sees rows <= i-1 at columns >= j. Together: every earlier pixel, in one layer.
+    Both directions run in one loop as a grouped convolution (their weights stay apart).
+    """
+
+    def __init__(self, in_channels: int, hidden: int, num_groups: int = 1, image_channels: int = 0) -> None:
+        super().__init__()
+        self.hidden = hidden
+        self.gate_channels = 8 * hidden                       # [left 4h | right 4h]
+        self.input_to_state = MaskedConv2d(in_channels, 8 * hidden, 1, "B", num_groups, out_chunks=8)
+        # image_channels > 0: the right-to-left direction also reads the image at its own position
+        # (1×1, unmasked). Its map is shifted down one row, so all of that row is in the past;
+        # without it, features that follow a mask-A convolution never carry the last pixels of
+        # row i-1 to the first pixels of row i (see PixelRNNConfig.right_reads_image).
+        self.image_to_state = nn.Conv2d(image_channels, 4 * hidden, 1, bias=False) if image_channels else None
+        # groups=2: the left states feed only the left gates, the right states the right ones
+        self.state_to_state = nn.Conv1d(2 * hidden, 8 * hidden, 2, groups=2)
+        self.h0 = nn.Parameter(torch.zeros(2 * hidden))
+        self.c0 = nn.Parameter(torch.zeros(2 * hidden))
+
+    def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None,
+                image: torch.Tensor | None = None) -> torch.Tensor:
+        """x (N, in, H, W), bias (N, 8h, H, W), image (N, image_channels, H, W) -> (N, h, H, W)."""
+        n, _, height, width = x.shape
+        h_ = self.hidden
+        gates_in = self.input_to_state(x)                      # (N, 8h, H, W)
+        if bias is not None:
+            gates_in = gates_in + bias
+        left, right = gates_in[:, :4 * h_], gates_in[:, 4 * h_:]
+        if self.image_to_state is not None:
+            right = right + self.image_to_state(image)
+        # The right-to-left direction works on the mirrored map (a 1×1 map mirrors with it).
+        gates_in = torch.cat([left, right.flip(3)], dim=1)
+        gates_in = skew(gates_in)                              # (N, 8h, H, H + W - 1)
+        h = self.h0[None, :, None].expand(n, -1, height)      # (N, 2h, H): the column before column 0
+        c = self.c0[None, :, None].expand(n, -1, height)
+        cols = []
+        for gates_col in gates_in.unbind(3):                   # (N, 8h, H) per skewed column
+            # pad one zero row on top: row i reads the previous column's rows i-1 and i
+            state = self.state_to_state(F.pad(h, (1, 0)))      # (N, 8h, H)
+            # (N, 2, 4h, H) -> one LSTM update per direction, both at once on (N·2, 4h, H)
+            g = (gates_col + state).reshape(n * 2, 4 * h_, height)
+            h, c = lstm_cell(g, c.reshape(n * 2, h_, height), h_)
+            h, c = h.reshape(n, 2 * h_, height), c.reshape(n, 2 * h_, height)
+            cols.append(h)
+        out = unskew(torch.stack(cols, dim=3), width)          # (N, 2h, H, W)
+        left, right = out[:, :h_], out[:, h_:].flip(3)
+        # Causality: the right state of (i, j) saw row i to its right; shifted down it is
+        # read at (i + 1, j), where all of row i is in the past.
+        return left + shift_down(right, 1)
