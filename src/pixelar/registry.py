@@ -11,6 +11,7 @@ from .models.base import AutoregressiveModel
 from .models.gated_pixelcnn import GatedPixelCNN
 from .models.pixelcnn import PixelCNN
 from .models.pixelcnn_pp import PixelCNNPlusPlus
+from .models.pixelsnail import PixelSNAIL
 from .training.config import TrainConfig
 
 
@@ -31,6 +32,8 @@ MODELS: dict[str, ModelEntry] = {
     "pixelcnn_pp": ModelEntry(PixelCNNPlusPlus, {"cifar10": P.pixelcnn_pp_cifar10,
                                                  "cifar10_class": P.pixelcnn_pp_cifar10_class,
                                                  "small": P.pixelcnn_pp_small}, "cifar10"),
+    "pixelsnail": ModelEntry(PixelSNAIL, {"cifar10": P.pixelsnail_cifar10, "imagenet32": P.pixelsnail_imagenet32,
+                                          "small": P.pixelsnail_small}, "cifar10"),
 }
 
 
