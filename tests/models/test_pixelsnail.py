@@ -130,3 +130,21 @@ def test_config_errors_say_what_to_do():
         pixelar.build("pixelsnail", "small", ordering="hilbert")
     with pytest.raises(pixelar.ConfigError, match="must be one of"):
         pixelar.build("pixelsnail", "small", distribution="categorical")
+
+
+def test_paper_preset_at_4x4_causal_in_both_orderings_and_trains_one_step():
+    """The paper-size architecture (12 blocks, 256 filters; its 8x8 common oracles are `slow`;
+    imagenet32 differs only in the number of logistics and dropout)."""
+    for ordering in ("raster", "zigzag"):
+        torch.manual_seed(0)
+        model = pixelar.build("pixelsnail", "cifar10", image_size=4, ordering=ordering)
+        assert find_leaks(model) == []
+    x = torch.randint(0, 256, (2, 3, 4, 4), dtype=torch.uint8)
+    loss = -model.log_prob(x).mean()
+    loss.backward()
+    torch.optim.Adam(model.parameters(), lr=1e-3).step()
+    assert torch.isfinite(loss) and all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_cifar10_preset_size():
+    assert pixelar.build("pixelsnail", "cifar10").num_parameters() == 91_375_400

@@ -48,7 +48,7 @@ from torch import nn
 from ..errors import ConfigError
 from ..nn.attention import CausalAttention, earlier_mask, rank_map
 from ..nn.shifted import DownRightShiftedConv2d, nin
-from ..nn.weightnorm import DataDependentInit
+from ..nn.weightnorm import DataDependentInit, WeightNormConv2d
 from .base import AutoregressiveModel, ImageModelConfig
 from .pixelcnn_pp import GatedResNet
 
@@ -165,6 +165,13 @@ class PixelSNAIL(DataDependentInit, AutoregressiveModel):
             AttentionBlock(F_, c, config.key_channels, config.value_channels, p, k)
             for _ in range(config.num_blocks))
         self.out = nin(F_, self.distribution.num_params)
+        with torch.no_grad():
+            # Before data-dependent init, start every gain at its init_scale (0.1 on the residual
+            # branches' last convolutions): with unit gains the stream of 60 residual additions grows
+            # by orders of magnitude and the first, uninitialized step overflows.
+            for m in self.modules():
+                if isinstance(m, WeightNormConv2d):
+                    m.g.fill_(m.init_scale)
 
     def positions(self) -> list[tuple[int, int]]:
         if self.config.ordering == "zigzag":
