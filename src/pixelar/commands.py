@@ -186,6 +186,43 @@ def cmd_check_causality(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_receptive_field(args: argparse.Namespace) -> int:
+    from .evaluation.receptive_field import receptive_field, write_receptive_field
+    from .imageio import check_writable, read_image
+    check_writable(args.out, args.force)
+    if args.checkpoint:
+        if args.preset or args.overrides or args.image_size:
+            raise PixelarError("--checkpoint holds its own config: drop --preset/--set/--image-size")
+        model = ckpt.load(args.checkpoint, expect_model=args.model)
+        what = f"{model.name} from {args.checkpoint}"
+    else:
+        if not args.model:
+            raise PixelarError("say which model: --model NAME (with --preset/--set) or --checkpoint DIR")
+        overrides = config_lib.parse_assignments(args.overrides)
+        if args.image_size:
+            overrides["model.image_size"] = str(args.image_size)
+        torch.manual_seed(args.seed)
+        model = registry.build(args.model, args.preset, **overrides)
+        what = f"{args.model} ({args.preset or registry.entry(args.model).default_preset}) at random init"
+    c, s, k = model.image_shape[0], model.config.image_size, model.config.num_levels
+    row, col = args.pixel
+    if not (0 <= row < s and 0 <= col < s):
+        raise PixelarError(f"--pixel {row} {col} is outside the model's {s}x{s} image")
+    x = read_image(args.image, c, s, k)[None] if args.image else None
+    cond = torch.zeros(1, dtype=torch.long) if model.config.num_classes else None
+    rf = receptive_field(model, row, col, x=x, cond=cond, seed=args.seed, threshold=args.threshold)
+    write_receptive_field(rf, args.out, force=args.force, scale=args.scale)
+    r = {"model": model.name, "pixel": [row, col], "image_size": s, "ordering": getattr(model, "ordering", "raster"),
+         "context_pixels": rf.context_size, "covered_pixels": rf.covered, "fraction": rf.fraction,
+         "threshold": args.threshold, "outside_context_nonzero": rf.outside, "out": str(args.out)}
+    if args.json:
+        print(json.dumps(r, sort_keys=True))
+    else:
+        print(f"{what}, pixel ({row}, {col}) of {s}x{s}: {rf.covered}/{rf.context_size} pixels of the causal "
+              f"context ({100 * rf.fraction:.1f}%) have |d log p / dx| > {args.threshold:g}; map: {args.out}")
+    return 0
+
+
 def cmd_quickstart(args: argparse.Namespace) -> int:
     from .quickstart import run_quickstart
     run_quickstart(args.out, minutes=args.minutes, model=args.model, preset=args.preset,

@@ -14,6 +14,7 @@ from .models.pixelcnn import PixelCNN
 from .models.multiscale_pixelrnn import MultiScalePixelRNN
 from .models.pixelcnn_pp import PixelCNNPlusPlus
 from .models.pixelrnn import DiagonalBiLSTMPixelRNN, RowLSTMPixelRNN
+from .models.pixelsnail import PixelSNAIL
 from .training.config import TrainConfig
 
 
@@ -47,6 +48,8 @@ MODELS: dict[str, ModelEntry] = {
     "multiscale_pixelrnn": ModelEntry(MultiScalePixelRNN, {"mnist": P.multiscale_pixelrnn_mnist,
                                                            "imagenet64": P.multiscale_pixelrnn_imagenet64},
                                       "imagenet64"),
+    "pixelsnail": ModelEntry(PixelSNAIL, {"cifar10": P.pixelsnail_cifar10, "imagenet32": P.pixelsnail_imagenet32,
+                                          "small": P.pixelsnail_small}, "cifar10"),
 }
 
 

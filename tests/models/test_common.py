@@ -14,6 +14,10 @@ from tests.conftest import all_presets, reduced, with_slow_marks
 PRESETS = all_presets()
 SIZE = 8   # reduced image size: every model's down-sampling divides it
 ids = [f"{m}-{p}" for m, p in PRESETS]
+# Presets whose oracles take minutes at SIZE on 2 CPU cores (attention at full resolution, ~90 M
+# parameters) run under `make test-slow`; their own test files check them by default at a smaller size.
+SLOW = {("pixelsnail", "cifar10"), ("pixelsnail", "imagenet32")}
+PRESETS = [pytest.param(m, p, marks=pytest.mark.slow) if (m, p) in SLOW else (m, p) for m, p in PRESETS]
 
 
 @pytest.mark.parametrize("name,preset", with_slow_marks(PRESETS))

@@ -1,0 +1,87 @@
+"""Receptive-field maps: exact causal context, every registered model, the CLI command."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from PIL import Image
+
+import pixelar
+from pixelar.cli import main
+from pixelar.evaluation.receptive_field import causal_context, receptive_field, render
+from tests.conftest import all_presets
+
+# One preset per registered model (including models added later), at 8x8 and tiny widths where the
+# config has them: the command relies only on the AutoregressiveModel interface.
+SMALL_WIDTHS = dict(hidden=12, num_layers=3, output_features=16, num_filters=8, num_resnet=1, num_blocks=2,
+                    key_channels=4, value_channels=8)
+FIRST_PRESET = sorted({m: p for m, p in reversed(all_presets())}.items())
+
+
+def _build(name: str, preset: str, **over) -> pixelar.models.base.AutoregressiveModel:
+    fields = pixelar.MODELS[name].model_class.config_class.__dataclass_fields__
+    widths = {k: v for k, v in SMALL_WIDTHS.items() if k in fields}
+    torch.manual_seed(0)
+    return pixelar.build(name, preset, image_size=8, **widths, **over)
+
+
+@pytest.mark.parametrize("name,preset", FIRST_PRESET, ids=[m for m, _ in FIRST_PRESET])
+def test_map_is_zero_outside_the_causal_context_for_every_model(name, preset):
+    model = _build(name, preset)
+    order = model.positions()
+    for row, col in (order[len(order) // 2], order[-1]):
+        rf = receptive_field(model, row, col)
+        assert rf.magnitude.shape == (8, 8) and rf.outside == 0
+        assert rf.context_size == order.index((row, col))
+        assert 0 < rf.covered <= rf.context_size
+
+
+def test_zigzag_context_and_full_coverage():
+    model = _build("pixelsnail", "small", ordering="zigzag")
+    ctx = causal_context(model, 3, 2)      # bottom-left of block (1, 1): rows 0-1, rows 2-3 cols 0-1, (2, 2), (2, 3)
+    expected = torch.zeros(8, 8, dtype=torch.bool)
+    expected[:2] = True
+    expected[2:4, :2] = True
+    expected[2, 2:4] = True
+    assert torch.equal(ctx, expected)
+    rf = receptive_field(model, 3, 2)
+    assert rf.outside == 0 and rf.fraction == 1.0
+    assert model.training                   # restored (eval only inside)
+    img = render(rf, scale=4)
+    assert img.size == (32, 32)
+
+
+def test_first_pixel_has_an_empty_context():
+    rf = receptive_field(_build("pixelsnail", "small"), 0, 0)
+    assert rf.context_size == 0 and rf.fraction == 1.0 and float(rf.magnitude.sum()) == 0.0
+
+
+def test_cli_writes_the_map_prints_the_fraction_and_refuses_to_overwrite(tmp_path, capsys):
+    out = tmp_path / "rf.png"
+    args = ["receptive-field", "--model", "pixelsnail", "--preset", "small", "--set", "num_filters=8",
+            "--set", "num_blocks=1", "--image-size", "8", "--pixel", "4", "0", "--out", str(out), "--json"]
+    assert main(args) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["context_pixels"] == 32 and r["outside_context_nonzero"] == 0 and 0 < r["fraction"] <= 1
+    with Image.open(out) as img:
+        assert img.size == (96, 96)
+    before = out.read_bytes()
+    assert main(args) == 2
+    assert "already exists" in capsys.readouterr().err and out.read_bytes() == before
+    assert main(args + ["--force", "--seed", "1"]) == 0
+    assert main(["receptive-field", "--model", "pixelsnail", "--preset", "small", "--image-size", "8",
+                 "--pixel", "8", "0", "--out", str(tmp_path / "x.png")]) == 2
+    assert "outside" in capsys.readouterr().err
+
+
+def test_cli_from_a_checkpoint(tmp_path, capsys):
+    model = _build("gated_pixelcnn", "small")
+    model.save(tmp_path / "ckpt")
+    out = tmp_path / "rf.png"
+    assert main(["receptive-field", "--checkpoint", str(tmp_path / "ckpt"), "--pixel", "7", "7",
+                 "--out", str(out)]) == 0
+    assert "/63 pixels of the causal context" in capsys.readouterr().out and out.exists()
+    assert main(["receptive-field", "--checkpoint", str(tmp_path / "ckpt"), "--model", "pixelsnail",
+                 "--pixel", "1", "1", "--out", str(tmp_path / "y.png")]) == 2
+    assert "not 'pixelsnail'" in capsys.readouterr().err
