@@ -25,13 +25,13 @@ def check_data_fits(model_cfg: Any, info: Any, hint: str) -> None:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    print(f"{'model':<16} {'preset':<16} {'parameters':>12}  description")
+    print(f"{'model':<20} {'preset':<16} {'parameters':>12}  description")
     for name, e in registry.MODELS.items():
         for preset, fn in e.presets.items():
             p = fn()
             n = e.model_class(p.model).num_parameters()
             default = " (default)" if preset == e.default_preset else ""
-            print(f"{name:<16} {preset:<16} {n:>12,}  {p.description}{default}")
+            print(f"{name:<20} {preset:<16} {n:>12,}  {p.description}{default}")
     return 0
 
 

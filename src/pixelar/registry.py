@@ -9,6 +9,7 @@ from . import presets as P
 from .errors import ConfigError
 from .models.base import AutoregressiveModel
 from .models.gated_pixelcnn import GatedPixelCNN
+from .models.multiscale_pixelcnn import MultiscalePixelCNN
 from .models.pixelcnn import PixelCNN
 from .models.pixelcnn_pp import PixelCNNPlusPlus
 from .training.config import TrainConfig
@@ -31,6 +32,12 @@ MODELS: dict[str, ModelEntry] = {
     "pixelcnn_pp": ModelEntry(PixelCNNPlusPlus, {"cifar10": P.pixelcnn_pp_cifar10,
                                                  "cifar10_class": P.pixelcnn_pp_cifar10_class,
                                                  "small": P.pixelcnn_pp_small}, "cifar10"),
+    "multiscale_pixelcnn": ModelEntry(MultiscalePixelCNN, {"small": P.multiscale_pixelcnn_small,
+                                                           "class_small": P.multiscale_pixelcnn_class_small,
+                                                           "spatial_small": P.multiscale_pixelcnn_spatial_small,
+                                                           "text_small": P.multiscale_pixelcnn_text_small,
+                                                           "imagenet_class": P.multiscale_pixelcnn_imagenet_class},
+                                      "small"),
 }
 
 
