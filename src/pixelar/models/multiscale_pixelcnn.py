@@ -273,9 +273,9 @@ class MultiscalePixelCNN(AutoregressiveModel):
         k, grp, a, b = self.factor_of(i, j)
         st = self.stride(k)
         if k == 0:
-            flat = allowed[:, ::st, ::st].reshape(C, -1)
-            flat[:, : a * self.sizes[0] + b] = True
-            allowed[:, ::st, ::st] = flat.view(C, self.sizes[0], self.sizes[0])
+            before = torch.zeros(self.sizes[0] ** 2, dtype=torch.bool)
+            before[: a * self.sizes[0] + b] = True                   # raster order over the base
+            allowed[:, ::st, ::st] = before.view(self.sizes[0], self.sizes[0])
         else:
             allowed[:, :: 2 * st, :: 2 * st] = True
             for g2 in range(2, grp):
