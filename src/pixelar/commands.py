@@ -106,6 +106,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         kind = " (upper bound: dequantized continuous likelihood)" if r["bound"] else ""
         print(f"{args.dataset}/{args.split}: {r['bits_per_dim']:.4f} bits/dim, "
               f"{r['nats_per_image']:.2f} nats/image over {r['num_images']} images{kind}")
+        for name, v in r.get("scales", {}).items():
+            print(f"  scale {name}: {v['bits_per_dim']:.4f} bits/dim of its new pixels, "
+                  f"{v['nats_per_image']:.2f} nats/image")
     return 0
 
 

@@ -201,3 +201,21 @@ def test_upscalers_train_on_random_crops_with_the_condition_cropped_alike():
     uniform = (16 * 16 - 4 * 4) * math.log(4)    # every pixel above the 4x4 base
     after = full_upscaler_nats()
     assert after < 0.5 * before and after < 0.6 * uniform
+
+
+def test_evaluate_reports_exact_bits_per_dim_and_each_scale():
+    from pixelar.evaluation.bpd import evaluate
+    from tests.conftest import random_dataset
+    model = tiny(image_size=16, base_size=4, image_channels=3, distribution="logistic_mixture")
+    data = random_dataset(5, channels=3, size=16)
+    r = evaluate(model, data, batch_size=2)
+    x = torch.stack([data[i][0] for i in range(5)])
+    with torch.no_grad():
+        exact = float(-model.log_prob(x).double().sum()) / (math.log(2) * 5 * 3 * 16 * 16)
+    assert r["bits_per_dim"] == pytest.approx(exact, rel=1e-6)
+    scales = r["scales"]
+    assert list(scales) == ["4x4", "8x8", "16x16"]
+    assert sum(v["nats_per_image"] for v in scales.values()) == pytest.approx(r["nats_per_image"], rel=1e-9)
+    dims = {"4x4": 16, "8x8": 48, "16x16": 192}
+    for k, v in scales.items():
+        assert v["bits_per_dim"] == pytest.approx(v["nats_per_image"] / (math.log(2) * 3 * dims[k]))
