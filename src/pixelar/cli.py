@@ -58,8 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--class", dest="label", type=int, help="class label for class-conditional models")
-    p.add_argument("--method", default="auto", choices=("auto", "naive", "cached"),
-                   help="auto = the fastest exact sampler the model has (cached, else naive)")
+    p.add_argument("--method", default="auto", choices=("auto", "naive", "cached", "groups"),
+                   help="auto = the fastest exact sampler the model has (groups, else cached, else naive)")
     p.add_argument("--map", dest="map_sampling", action="store_true",
                    help="mixture models: sample the component, take its mode (Kolesnikov & Lampert §4.2)")
     p.add_argument("--log-scale-shift", type=float, default=0.0,
@@ -83,6 +83,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="PNG grid: the masked input, then the completions")
     p.add_argument("--scale", type=int, default=4)
     p.add_argument("--force", action="store_true")
+    p.add_argument("--device", default="cpu")
+
+    p = sub.add_parser("upscale", help="super-resolution: keep a low-resolution image's pixels, sample the rest")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--input", required=True, help="square image, the model's size / 2^k pixels wide")
+    p.add_argument("--out", required=True, help="PNG of the model's size")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--class", dest="label", type=int, help="class label for class-conditional models")
+    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.add_argument("--device", default="cpu")
 
     p = sub.add_parser("check-causality", help="exact gradient test: does any output see itself or the future?")

@@ -5,6 +5,7 @@ import dataclasses
 from typing import Any
 
 from .models.gated_pixelcnn import GatedPixelCNNConfig
+from .models.multiscale_pixelcnn import MultiscalePixelCNNConfig
 from .models.pixelcnn import PixelCNNConfig
 from .models.multiscale_pixelrnn import MultiScalePixelRNNConfig
 from .models.pixelcnn_pp import PixelCNNPlusPlusConfig
@@ -217,3 +218,52 @@ def pixelsnail_small() -> Preset:
                   TrainConfig(optimizer="adam", lr=2e-3, lr_decay=0.9995, betas=(0.95, 0.9995),
                               ema=0.99, batch_size=16),
                   "small PixelSNAIL for 2 CPU cores")
+
+
+# ---- Parallel multiscale PixelCNN (Reed et al. 2017) --------------------------------------
+
+def multiscale_pixelcnn_small() -> Preset:
+    """Unconditional 32×32: a 4×4 base PixelCNN, then type-B upscalers (2 ResNet + 2 PixelCNN layers,
+    32 units, 4×4 patches) for 8, 16 and 32, logistic mixture output; trains on 2 CPU cores."""
+    return Preset(MultiscalePixelCNNConfig(image_channels=3, image_size=32, base_size=4, base_hidden=32,
+                                           base_layers=4, base_output_features=64, upscaler="B", hidden=32,
+                                           num_resnet=2, num_pixelcnn=2, patch_size=4,
+                                           distribution="logistic_mixture", num_mixtures=5),
+                  TrainConfig(optimizer="adam", lr=2e-3, lr_decay=0.999, ema=0.99, batch_size=16),
+                  "small multiscale PixelCNN (4x4 base, type B upscalers) for 2 CPU cores")
+
+
+def multiscale_pixelcnn_class_small() -> Preset:
+    """The small model conditioned on 10 classes (every factor gets the class embedding)."""
+    p = multiscale_pixelcnn_small()
+    return Preset(dataclasses.replace(p.model, num_classes=10), p.train,
+                  "small class-conditional multiscale PixelCNN (10 classes)")
+
+
+def multiscale_pixelcnn_spatial_small() -> Preset:
+    """The small model conditioned on a one-channel spatial map (keypoint heat map or mask, §4.1),
+    resized to every scale; pass cond={"spatial": (N, 1, h, w)} through the Python API."""
+    p = multiscale_pixelcnn_small()
+    return Preset(dataclasses.replace(p.model, spatial_channels=1), p.train,
+                  "small multiscale PixelCNN conditioned on a 1-channel spatial map")
+
+
+def multiscale_pixelcnn_text_small() -> Preset:
+    """The small model conditioned on captions (char-CNN + GRU, average pooling over time, §4.2);
+    pass cond={"text": ["a caption", ...]} through the Python API."""
+    p = multiscale_pixelcnn_small()
+    return Preset(dataclasses.replace(p.model, text_vocab=128), p.train,
+                  "small multiscale PixelCNN conditioned on character-level captions")
+
+
+def multiscale_pixelcnn_imagenet_class() -> Preset:
+    """§4.4 layout: class-conditional ImageNet 64×64 from an 8×8 base; type B upscalers with 12 ResNet
+    layers and a 4-layer patch PixelCNN, 256 units, 256-way softmax. (The base PixelCNN's size and the
+    optimizer are our choices.)"""
+    return Preset(MultiscalePixelCNNConfig(image_channels=3, image_size=64, base_size=8, base_hidden=128,
+                                           base_layers=15, base_output_features=1024, upscaler="B",
+                                           hidden=256, num_resnet=12, num_pixelcnn=4, patch_size=4,
+                                           distribution="categorical", num_classes=1000, cond_dim=256),
+                  TrainConfig(optimizer="adam", lr=1e-4, batch_size=16),
+                  "Reed et al. §4.4: class-conditional ImageNet 64x64, 8x8 base, type B (12 ResNet + 4 "
+                  "PixelCNN layers, 256 units)")

@@ -10,6 +10,7 @@ from . import presets as P
 from .errors import ConfigError
 from .models.base import AutoregressiveModel
 from .models.gated_pixelcnn import GatedPixelCNN
+from .models.multiscale_pixelcnn import MultiscalePixelCNN
 from .models.pixelcnn import PixelCNN
 from .models.multiscale_pixelrnn import MultiScalePixelRNN
 from .models.pixelcnn_pp import PixelCNNPlusPlus
@@ -50,6 +51,12 @@ MODELS: dict[str, ModelEntry] = {
                                       "imagenet64"),
     "pixelsnail": ModelEntry(PixelSNAIL, {"cifar10": P.pixelsnail_cifar10, "imagenet32": P.pixelsnail_imagenet32,
                                           "small": P.pixelsnail_small}, "cifar10"),
+    "multiscale_pixelcnn": ModelEntry(MultiscalePixelCNN, {"small": P.multiscale_pixelcnn_small,
+                                                           "class_small": P.multiscale_pixelcnn_class_small,
+                                                           "spatial_small": P.multiscale_pixelcnn_spatial_small,
+                                                           "text_small": P.multiscale_pixelcnn_text_small,
+                                                           "imagenet_class": P.multiscale_pixelcnn_imagenet_class},
+                                      "small"),
 }
 
 

@@ -38,23 +38,40 @@ def evaluate(model: Any, dataset: Any, batch_size: int = 64, max_images: int = 0
     total_nats = 0.0
     num_images = 0
     generator = torch.Generator(device=device).manual_seed(0) if model.is_bound else None
+    by_scale = hasattr(model, "log_prob_scales") and not model.is_bound
+    scale_nats: dict[str, float] = {}
     n = len(dataset) if max_images <= 0 else min(max_images, len(dataset))
     mine = list(range(ctx.rank, n, ctx.world_size))
     bar = tqdm(total=len(mine), desc="eval", unit="img", disable=not progress or not ctx.is_main, leave=False)
     try:
         for x, y in iterate_batches(dataset, batch_size, mine):
             cond = y.to(device) if model.config.num_classes else None
-            nll = -model.log_prob(x.to(device), cond, generator=generator).double()
+            if by_scale:   # models with scales (multiscale PixelCNN): the same exact sum, split by scale
+                parts = model.log_prob_scales(x.to(device), cond)
+                for name, lp in parts.items():
+                    scale_nats[name] = scale_nats.get(name, 0.0) - float(lp.double().sum())
+                nll = -sum(lp.double() for lp in parts.values())
+            else:
+                nll = -model.log_prob(x.to(device), cond, generator=generator).double()
             total_nats += float(nll.sum())
             num_images += x.shape[0]
             bar.update(x.shape[0])
     finally:
         bar.close()
         model.train(was_training)
-    total_nats, num_images = all_reduce_sum([total_nats, float(num_images)], ctx, str(device))
+    names = list(model.scale_masks()) if by_scale else []
+    total_nats, num_images, *per_scale = all_reduce_sum(
+        [total_nats, float(num_images)] + [scale_nats.get(k, 0.0) for k in names], ctx, str(device))
     num_images = int(num_images)
     if num_images == 0:
         raise ValueError("cannot evaluate on an empty data set")
     dims = num_images * math.prod(model.image_shape)
-    return {"bits_per_dim": total_nats / (math.log(2.0) * dims), "nats_per_image": total_nats / num_images,
-            "num_images": num_images, "num_dims": dims, "bound": model.is_bound}
+    r = {"bits_per_dim": total_nats / (math.log(2.0) * dims), "nats_per_image": total_nats / num_images,
+         "num_images": num_images, "num_dims": dims, "bound": model.is_bound}
+    if by_scale:
+        # per scale: bits per dimension of the sub-pixels that scale adds, and its share of the total
+        c = model.image_shape[0]
+        r["scales"] = {k: {"bits_per_dim": v / (math.log(2.0) * num_images * c * int(m.sum())),
+                           "nats_per_image": v / num_images}
+                       for (k, m), v in zip(model.scale_masks().items(), per_scale)}
+    return r

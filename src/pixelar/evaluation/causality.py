@@ -34,7 +34,10 @@ class Leak:
 def allowed_mask(model: Any, c: int, i: int, j: int) -> torch.Tensor:
     """(C, H, W) bool: inputs that the conditional of sub-pixel (c, i, j) may depend on:
     every channel of the pixels before (i, j) in ``model.positions()``, and channels < c
-    of (i, j) itself when the network realizes R->G->B."""
+    of (i, j) itself when the network realizes R->G->B. A model whose factorization is not a
+    single order (pixel groups drawn in parallel) states the set itself: ``model.allowed_inputs``."""
+    if hasattr(model, "allowed_inputs"):
+        return model.allowed_inputs(c, i, j)
     C, H, W = model.image_shape
     allowed = torch.zeros(C, H, W, dtype=torch.bool)
     for ii, jj in model.positions():

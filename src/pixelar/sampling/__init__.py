@@ -1,7 +1,9 @@
 """Samplers: every loop over pixels lives here.
 
-``sample``/``complete`` pick a method: ``naive`` is the reference raster loop;
-``auto`` picks the fastest exact method available for the model.
+``sample``/``complete`` pick a method: ``naive`` is the reference loop over
+``model.positions()``; ``groups`` is a model's own parallel sampler (a model offers one through
+``model.group_sampler()``, e.g. the multiscale PixelCNN's group-by-group sampler);
+``auto`` picks the fastest exact method available for the model (groups, then cached, then naive).
 """
 from __future__ import annotations
 
@@ -14,13 +16,19 @@ from ..models.base import AutoregressiveModel
 from .cached import sample_cached, supports_cached
 from .naive import sample_naive
 
-METHODS = ("auto", "naive", "cached")
+METHODS = ("auto", "naive", "cached", "groups")
 
 
 def _pick_method(model: AutoregressiveModel, method: str):
-    """The sampler function for ``method``; "auto" = cached when the model has it (exact, faster)."""
+    """The sampler function for ``method``; "auto" = the model's group sampler, else cached when the
+    model has it, else naive (all exact)."""
     if method not in METHODS:
         raise ValueError(f"unknown sampling method '{method}'; choose one of {', '.join(METHODS)}")
+    group_sampler = getattr(model, "group_sampler", None)
+    if method == "groups" or (method == "auto" and group_sampler is not None):
+        if group_sampler is None:
+            raise PixelarError(f"{model.name} has no group sampler; use method 'naive' or 'auto'")
+        return group_sampler()
     if method == "cached" and not supports_cached(model):
         raise PixelarError(f"{model.name} has no cached sampler yet; use method 'naive' or 'auto'")
     if method == "naive" or (method == "auto" and not supports_cached(model)):

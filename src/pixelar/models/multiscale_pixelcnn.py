@@ -1,0 +1,394 @@
+"""Parallel multiscale PixelCNN (Reed et al. 2017, "Parallel Multiscale Autoregressive Density Estimation").
+
+The image pyramid: x_L = x (N, C, S, S); x_{k-1} = x_k[..., ::2, ::2] (sub-sampling of the uint8
+image, not averaging) down to the base x_0 of size B×B. Then exactly
+
+    log p(x) = log p(x_0) + Σ_{k=1..L} Σ_{g=2,3,4} log p(G_g(x_k) | G_1..G_{g-1}(x_k), cond)
+
+because group 1 of x_k *is* x_{k-1} (and contains every lower scale). x_0 is modelled by a masked
+PixelCNN (raster order, R→G→B with a softmax); every other group by an upscaling network
+(nn/upscale.py, type A or B) that sees the earlier groups of its scale stacked as channels.
+Groups are generated in parallel, so sampling takes O(B² + L·const) network evaluations:
+O(log N) for N pixels (sampling/multiscale.py).
+
+``network`` returns the parameters of every sub-pixel's conditional in one (N, P, S, S) tensor
+(each factor's output put back at its pixels' positions), so log_prob, the trainer, evaluation
+and per-pixel NLL maps work unchanged. The generation order is not raster: ``allowed_inputs``
+tells the causality oracle which inputs each conditional may read.
+
+Conditioning (``cond``): int64 labels (N,) when ``num_classes > 0``, or a dict with any of
+``"label"`` (N,), ``"spatial"`` (N, spatial_channels, h, w) float maps (keypoint heat maps,
+segmentation masks; resized to each scale), ``"text"`` (N, L) int64 character codes or a list
+of strings (char-CNN + GRU, nn/text.py). A condition the config enables but ``cond`` omits is
+the null condition (zero map / empty caption) - only class labels are required.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import ConfigError
+from ..nn.masked import MaskedConv2d
+from ..nn.text import CharCNNGRU, encode_text
+from ..nn.upscale import UpscalerA, UpscalerB
+from .base import AutoregressiveModel, ImageModelConfig
+from .pixelcnn import ResidualBlock
+
+# (row, col) offset inside a 2×2 cell of groups 1..4 (Figure 2)
+GROUP_OFFSETS = {1: (0, 0), 2: (0, 1), 3: (1, 0), 4: (1, 1)}
+
+
+@dataclasses.dataclass(frozen=True)
+class MultiscalePixelCNNConfig(ImageModelConfig):
+    base_size: int = 8            # B: resolution modelled by the base PixelCNN (capped at image_size)
+    base_hidden: int = 64         # base PixelCNN: h (residual blocks carry 2h features)
+    base_layers: int = 6          # mask-A layer + (base_layers - 1) residual blocks
+    base_output_features: int = 128
+    upscaler: Literal["A", "B"] = "B"
+    hidden: int = 64              # units of every upscaling network
+    num_resnet: int = 4           # residual 3×3 layers of each upscaler's ResNet
+    num_pixelcnn: int = 2         # type B: layers of the shallow patch PixelCNN
+    patch_size: int = 4           # type B: M (capped at the group's size)
+    spatial_channels: int = 0     # > 0: spatial conditioning maps with this many channels
+    text_vocab: int = 0           # > 0: caption conditioning with this many character codes (0 = padding)
+    cond_dim: int = 64            # width of the class/text embedding
+
+    def validate(self) -> None:
+        super().validate()
+        if self.base_size < 1:
+            raise ConfigError(f"base_size must be >= 1, got {self.base_size}")
+        ratio = self.image_size / self.effective_base
+        if ratio != int(ratio) or int(ratio) & (int(ratio) - 1):
+            raise ConfigError(f"image_size ({self.image_size}) must be base_size ({self.base_size}) times a "
+                              "power of two: the pyramid halves the resolution at every scale")
+        if min(self.base_hidden, self.hidden) < self.image_channels:
+            raise ConfigError(f"base_hidden and hidden must be >= image_channels ({self.image_channels}) "
+                              "for channel masking")
+        if self.base_layers < 1 or self.num_resnet < 0 or self.num_pixelcnn < 1 or self.patch_size < 1:
+            raise ConfigError("base_layers, num_pixelcnn and patch_size must be >= 1 and num_resnet >= 0")
+        if self.upscaler == "B":
+            for h in self.sizes()[:-1]:
+                if h % min(self.patch_size, h):
+                    raise ConfigError(f"type B cuts each {h}x{h} group into {self.patch_size}x{self.patch_size} "
+                                      "patches: choose a patch_size dividing every group size")
+        if min(self.spatial_channels, self.text_vocab) < 0 or (self.text_vocab == 1):
+            raise ConfigError("spatial_channels must be >= 0 and text_vocab 0 or >= 2")
+
+    @property
+    def effective_base(self) -> int:
+        return min(self.base_size, self.image_size)
+
+    def sizes(self) -> list[int]:
+        """Side of every scale, base first: [B, 2B, ..., image_size]."""
+        return [self.effective_base * 2 ** k
+                for k in range(int(round(math.log2(self.image_size / self.effective_base))) + 1)]
+
+
+@dataclasses.dataclass
+class EncodedCond:
+    """Conditioning computed once per batch: ``vec`` (N, cond_dim) or None, ``spatial`` (N, S, h, w) or None."""
+    vec: torch.Tensor | None
+    spatial: torch.Tensor | None
+
+
+def resize_map(m: torch.Tensor, size: int) -> torch.Tensor:
+    """(N, S, h, w) float map -> (N, S, size, size): area average when shrinking, bilinear when growing."""
+    if m.shape[-2:] == (size, size):
+        return m
+    if m.shape[-1] >= size:
+        return F.interpolate(m, size=(size, size), mode="area")
+    return F.interpolate(m, size=(size, size), mode="bilinear", align_corners=False)
+
+
+class BasePixelCNN(nn.Module):
+    """The masked PixelCNN of models/pixelcnn.py at the base resolution, with condition biases.
+
+    (N, C, B, B) in [-1, 1] -> (N, P, B, B). The spatial map enters through a plain 1×1
+    convolution (a condition may be read at every pixel) and ``vec`` as a bias.
+    """
+
+    def __init__(self, cfg: MultiscalePixelCNNConfig, num_params: int, groups: int) -> None:
+        super().__init__()
+        h = cfg.base_hidden
+        self.inp = MaskedConv2d(cfg.image_channels, 2 * h, 7, "A", groups)
+        self.blocks = nn.ModuleList(ResidualBlock(h, 3, groups) for _ in range(cfg.base_layers - 1))
+        self.out1 = MaskedConv2d(2 * h, cfg.base_output_features, 1, "B", groups)
+        self.out2 = MaskedConv2d(cfg.base_output_features, num_params, 1, "B", groups)
+        self.vec = nn.Linear(cfg.cond_dim, 2 * h) if (cfg.num_classes or cfg.text_vocab) else None
+        self.spatial = nn.Conv2d(cfg.spatial_channels, 2 * h, 1) if cfg.spatial_channels else None
+
+    def forward(self, x: torch.Tensor, enc: EncodedCond) -> torch.Tensor:
+        y = self.inp(x)                                              # (N, 2h, B, B)
+        if self.vec is not None and enc.vec is not None:
+            y = y + self.vec(enc.vec)[:, :, None, None]
+        if self.spatial is not None and enc.spatial is not None:
+            y = y + self.spatial(resize_map(enc.spatial, x.shape[-1]))
+        for block in self.blocks:
+            y = block(y)
+        return self.out2(F.relu(self.out1(F.relu(y))))               # (N, P, B, B)
+
+
+class MultiscalePixelCNN(AutoregressiveModel):
+    name = "multiscale_pixelcnn"
+    config_class = MultiscalePixelCNNConfig
+    ordering = "multiscale"
+
+    def __init__(self, config: MultiscalePixelCNNConfig) -> None:
+        super().__init__(config)
+        cfg, C, P, g = config, config.image_channels, self.distribution.num_params, self.num_groups
+        self.sizes = cfg.sizes()
+        self.base = BasePixelCNN(cfg, P, g)
+        self.class_embedding = nn.Embedding(cfg.num_classes, cfg.cond_dim) if cfg.num_classes else None
+        self.text_encoder = CharCNNGRU(cfg.text_vocab, cfg.cond_dim, cfg.cond_dim) if cfg.text_vocab else None
+        has_vec = bool(cfg.num_classes or cfg.text_vocab)
+        self.upscalers = nn.ModuleList()
+        self.vec_proj = nn.ModuleList()
+        for _ in self.sizes[1:]:
+            level = nn.ModuleList()
+            for grp in (2, 3, 4):
+                ctx = (grp - 1) * C + 4 * cfg.spatial_channels   # earlier groups + the map's 4 sub-lattices
+                if cfg.upscaler == "A":
+                    level.append(UpscalerA(ctx, C, P, cfg.hidden, cfg.num_resnet, g))
+                else:
+                    level.append(UpscalerB(ctx, C, P, cfg.hidden, cfg.num_resnet, cfg.num_pixelcnn,
+                                           cfg.patch_size, g))
+            self.upscalers.append(level)
+            self.vec_proj.append(nn.ModuleList(nn.Linear(cfg.cond_dim, cfg.hidden) for _ in range(3))
+                                 if has_vec else nn.ModuleList())
+
+    # ---- conditioning ---------------------------------------------------------------------
+    def _cond_dict(self, cond: Any) -> dict[str, Any]:
+        if cond is None:
+            return {}
+        if isinstance(cond, dict):
+            unknown = set(cond) - {"label", "spatial", "text"}
+            if unknown:
+                raise ValueError(f"unknown cond key(s) {sorted(unknown)}; use 'label', 'spatial', 'text'")
+            return cond
+        if isinstance(cond, (list, tuple)):
+            return {"text": cond}
+        if not torch.is_tensor(cond):
+            raise ValueError(f"cond must be a tensor, a dict or a list of captions, got {type(cond).__name__}")
+        if cond.is_floating_point():
+            return {"spatial": cond}
+        return {"label": cond} if self.config.num_classes or not self.config.text_vocab else {"text": cond}
+
+    def check_input(self, x: torch.Tensor, cond: Any) -> None:
+        d = self._cond_dict(cond)
+        super().check_input(x, d.get("label"))
+        c = self.config
+        if "spatial" in d:
+            m = d["spatial"]
+            if not c.spatial_channels or m.dim() != 4 or m.shape[:2] != (x.shape[0], c.spatial_channels):
+                raise ValueError(f"cond['spatial'] must be (N, {c.spatial_channels}, h, w) float maps "
+                                 f"(spatial_channels={c.spatial_channels}), got {tuple(m.shape)}")
+        if "text" in d:
+            if not c.text_vocab:
+                raise ValueError("this model has no text encoder (text_vocab=0)")
+            if len(d["text"]) != x.shape[0]:
+                raise ValueError(f"need one caption per image: {len(d['text'])} for {x.shape[0]} images")
+
+    def encode(self, cond: Any, n: int, device: torch.device) -> EncodedCond:
+        """Run the class embedding / text encoder once; the spatial map is resized per scale later."""
+        d = self._cond_dict(cond)
+        vec = None
+        if self.class_embedding is not None and d.get("label") is not None:
+            vec = self.class_embedding(d["label"].to(device))
+        if self.text_encoder is not None:
+            text = d.get("text")
+            if text is None:
+                text = torch.zeros(n, 1, dtype=torch.long)                # the empty caption
+            elif not torch.is_tensor(text):
+                text = encode_text(list(text), self.config.text_vocab)
+            t = self.text_encoder(text.to(device))
+            vec = t if vec is None else vec + t
+        spatial = d.get("spatial")
+        return EncodedCond(vec, spatial.to(device).float() if spatial is not None else None)
+
+    # ---- factors ----------------------------------------------------------------------------
+    def stride(self, k: int) -> int:
+        """Full-resolution pixels between neighbours of scale k."""
+        return self.config.image_size // self.sizes[k]
+
+    def group_features(self, k: int, grp: int, earlier: list[torch.Tensor], enc: EncodedCond) -> torch.Tensor:
+        """ResNet features for group ``grp`` (2..4) of scale k >= 1 from groups 1..grp-1 (each (N, C, h, w)).
+
+        The spatial map (covering the same area as the groups) is resized to 2h × 2h."""
+        parts = list(earlier)
+        if enc.spatial is not None:
+            # the map at this scale (2h × 2h), cut into the four group lattices: (N, 4S, h, w)
+            parts.append(F.pixel_unshuffle(resize_map(enc.spatial, 2 * earlier[0].shape[-1]), 2))
+        elif self.config.spatial_channels:
+            parts.append(earlier[0].new_zeros(earlier[0].shape[0], 4 * self.config.spatial_channels,
+                                              *earlier[0].shape[2:]))
+        vec = self.vec_proj[k - 1][grp - 2](enc.vec) if enc.vec is not None and len(self.vec_proj[k - 1]) else None
+        return self.upscalers[k - 1][grp - 2].features(torch.cat(parts, 1), vec)
+
+    def network(self, x: torch.Tensor, cond: Any) -> torch.Tensor:
+        """x (N, C, S, S) in [-1, 1] -> params (N, P, S, S): each pixel's conditional at its own position."""
+        enc = self.encode(cond, x.shape[0], x.device)
+        levels = [x]
+        for _ in self.sizes[1:]:
+            levels.insert(0, levels[0][..., ::2, ::2])                # sub-sampling: group 1 of the next scale
+        params = self.base(levels[0], enc)                           # (N, P, B, B)
+        for k in range(1, len(self.sizes)):
+            n, c, s, _ = levels[k].shape
+            groups = F.pixel_unshuffle(levels[k], 2).view(n, c, 4, s // 2, s // 2).unbind(2)   # groups 1..4
+            out = [params]                                           # group 1's params: the lower scales
+            for grp in (2, 3, 4):
+                feat = self.group_features(k, grp, list(groups[:grp - 1]), enc)
+                out.append(self.upscalers[k - 1][grp - 2].head(feat, groups[grp - 1]))
+            # interleave the four (N, P, s/2, s/2) groups back into (N, P, s, s)
+            p = torch.stack(out, 2).flatten(1, 2)
+            params = F.pixel_shuffle(p, 2)
+        return params
+
+    # ---- ordering ---------------------------------------------------------------------------
+    def factor_of(self, i: int, j: int) -> tuple[int, int, int, int]:
+        """(scale k, group g, row, col in the group's lattice) of full-resolution pixel (i, j); g = 1 at the base."""
+        for k in range(len(self.sizes)):
+            st = self.stride(k)
+            if i % st == 0 and j % st == 0:
+                if k == 0:
+                    return 0, 1, i // st, j // st
+                di, dj = (i // st) % 2, (j // st) % 2
+                grp = {v: g for g, v in GROUP_OFFSETS.items()}[(di, dj)]
+                return k, grp, i // st // 2, j // st // 2
+        raise AssertionError("unreachable: the top scale has stride 1")
+
+    def allowed_inputs(self, c: int, i: int, j: int) -> torch.Tensor:
+        """(C, H, W) bool: the inputs the conditional of sub-pixel (c, i, j) may depend on.
+
+        Base pixel: the base pixels before it in raster order. Group g of scale k: every pixel
+        of scales < k (group 1), groups 2..g-1 of scale k, and with type B the pixels of its own
+        M×M patch before it in raster order. Plus channels < c of (i, j) under R→G→B.
+        """
+        C, H, W = self.image_shape
+        allowed = torch.zeros(C, H, W, dtype=torch.bool)
+        k, grp, a, b = self.factor_of(i, j)
+        st = self.stride(k)
+        if k == 0:
+            before = torch.zeros(self.sizes[0] ** 2, dtype=torch.bool)
+            before[: a * self.sizes[0] + b] = True                   # raster order over the base
+            allowed[:, ::st, ::st] = before.view(self.sizes[0], self.sizes[0])
+        else:
+            allowed[:, :: 2 * st, :: 2 * st] = True
+            for g2 in range(2, grp):
+                di, dj = GROUP_OFFSETS[g2]
+                allowed[:, di * st:: 2 * st, dj * st:: 2 * st] = True
+            up = self.upscalers[k - 1][grp - 2]
+            if up.patchwise:
+                m = up.patch_size(self.sizes[k - 1])
+                di, dj = GROUP_OFFSETS[grp]
+                a0, b0 = a - a % m, b - b % m
+                for q in range(m * m):
+                    qa, qb = a0 + q // m, b0 + q % m
+                    if (qa, qb) == (a, b):
+                        break
+                    allowed[:, (2 * qa + di) * st, (2 * qb + dj) * st] = True
+        if self.distribution.autoregressive_channels:
+            allowed[:c, i, j] = True
+        return allowed
+
+    def positions(self) -> list[tuple[int, int]]:
+        """A raster-free generation order consistent with the factorization (base raster, then each
+        scale's groups 2, 3, 4; type B: patch position by patch position). The naive sampler can
+        follow it one pixel at a time; the multiscale sampler draws whole groups at once."""
+        out = [(a * self.stride(0), b * self.stride(0)) for a in range(self.sizes[0]) for b in range(self.sizes[0])]
+        for k in range(1, len(self.sizes)):
+            st, h = self.stride(k), self.sizes[k - 1]
+            for grp in (2, 3, 4):
+                di, dj = GROUP_OFFSETS[grp]
+                up = self.upscalers[k - 1][grp - 2]
+                m = up.patch_size(h) if up.patchwise else 1
+                cells = sorted(((a, b) for a in range(h) for b in range(h)),
+                               key=lambda t: ((t[0] % m) * m + t[1] % m, t[0], t[1]))
+                out += [((2 * a + di) * st, (2 * b + dj) * st) for a, b in cells]
+        return out
+
+    # ---- evaluation by scale ----------------------------------------------------------------
+    def scale_masks(self) -> dict[str, torch.Tensor]:
+        """{"8x8": (H, W) bool, ...}: the pixels each scale adds (the base: all of its pixels)."""
+        H = self.config.image_size
+        masks, seen = {}, torch.zeros(H, H, dtype=torch.bool)
+        for k, s in enumerate(self.sizes):
+            m = torch.zeros(H, H, dtype=torch.bool)
+            m[:: self.stride(k), :: self.stride(k)] = True
+            masks[f"{s}x{s}"] = m & ~seen
+            seen |= m
+        return masks
+
+    def log_prob_scales(self, x: torch.Tensor, cond: Any = None) -> dict[str, torch.Tensor]:
+        """Nats per image (N,) of each scale's factors: the base, then groups 2-4 of every doubling.
+
+        They sum to ``log_prob(x, cond)`` exactly (up to float summation order).
+        """
+        lp = self.log_prob_elementwise(x, cond)                      # (N, C, H, W)
+        return {name: lp[:, :, m.to(lp.device)].sum((1, 2)) for name, m in self.scale_masks().items()}
+
+    def upscaler_log_prob(self, x: torch.Tensor, cond: Any = None) -> torch.Tensor:
+        """Nats (N,) of groups 2-4 at every scale of a crop x (N, C, s, s) of a full-resolution image.
+
+        The upscalers are fully convolutional, so a crop whose top-left corner is a multiple of
+        2^(scales in the crop) is scored by the top scale's networks, its sub-sampling by the next, ...
+        (use :func:`pixelar.models.multiscale_pixelcnn.random_crop`). Spatial maps must be cropped alike.
+        """
+        enc = self.encode(cond, x.shape[0], x.device)
+        xf = self.scale_input(x)
+        total = x.new_zeros(x.shape[0], dtype=torch.float32)
+        k, cur, cur_int = len(self.sizes) - 1, xf, x.long()
+        while k >= 1 and cur.shape[-1] >= 2:
+            n, c, s, _ = cur.shape
+            groups = F.pixel_unshuffle(cur, 2).view(n, c, 4, s // 2, s // 2).unbind(2)
+            targets = F.pixel_unshuffle(cur_int.float(), 2).view(n, c, 4, s // 2, s // 2).long().unbind(2)
+            for grp in (2, 3, 4):
+                feat = self.group_features(k, grp, list(groups[:grp - 1]), enc)
+                params = self.upscalers[k - 1][grp - 2].head(feat, groups[grp - 1])
+                total = total + self.distribution.log_prob(params, targets[grp - 1])
+            cur, cur_int, k = cur[..., ::2, ::2], cur_int[..., ::2, ::2], k - 1
+        return total
+
+    # ---- sampling -----------------------------------------------------------------------------
+    def group_sampler(self):
+        """The exact sampler that draws pixel groups in parallel (sampling.sample picks it for "auto")."""
+        from ..sampling.multiscale import sample_multiscale
+        return sample_multiscale
+
+    @torch.no_grad()
+    def upscale(self, low: torch.Tensor, cond: Any = None, generator: torch.Generator | None = None,
+                temperature: float = 1.0) -> torch.Tensor:
+        """Super-resolution: low (N, C, h, w) uint8 with image_size / h a power of two -> (N, C, S, S).
+
+        The low-resolution pixels are the known pixels at stride S/h; everything else is sampled.
+        """
+        from ..sampling.multiscale import upscale
+        return upscale(self, low, cond=cond, generator=generator, temperature=temperature)
+
+    def output_layer(self) -> nn.Module:
+        """Every factor's last layer (zeroing them all gives the uniform model)."""
+        return nn.ModuleList([self.base.out2] + [up.output_layer() for level in self.upscalers for up in level])
+
+
+def random_crop(x: torch.Tensor, size: int, generator: torch.Generator | None = None,
+                spatial: torch.Tensor | None = None, align: int = 2) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """A random size×size crop of x (N, C, H, W), the same window of every image, at a top-left corner that
+    is a multiple of ``align``; the spatial conditioning map (N, S, H', W') is cropped at the same place
+    (scaled when H' != H). Returns (x crop, map crop or None)."""
+    H, W = x.shape[-2:]
+    if size > min(H, W) or size % align:
+        raise ValueError(f"crop size {size} must be <= the image size {H}x{W} and a multiple of align={align}")
+    top = int(torch.randint((H - size) // align + 1, (1,), generator=generator)) * align
+    left = int(torch.randint((W - size) // align + 1, (1,), generator=generator)) * align
+    crop = x[..., top:top + size, left:left + size]
+    if spatial is None:
+        return crop, None
+    r = spatial.shape[-1] / W
+    if r * W != spatial.shape[-1] or spatial.shape[-2] / H != r:
+        raise ValueError("the spatial map must have the image's aspect ratio")
+    t, le, s = round(top * r), round(left * r), round(size * r)
+    return crop, spatial[..., t:t + s, le:le + s]
