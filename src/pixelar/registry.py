@@ -9,8 +9,10 @@ from . import presets as P
 from .errors import ConfigError
 from .models.base import AutoregressiveModel
 from .models.gated_pixelcnn import GatedPixelCNN
+from .models.grayscale_pixelcnn import GrayscalePixelCNN
 from .models.pixelcnn import PixelCNN
 from .models.pixelcnn_pp import PixelCNNPlusPlus
+from .models.pyramid_pixelcnn import PyramidPixelCNN
 from .training.config import TrainConfig
 
 
@@ -31,6 +33,14 @@ MODELS: dict[str, ModelEntry] = {
     "pixelcnn_pp": ModelEntry(PixelCNNPlusPlus, {"cifar10": P.pixelcnn_pp_cifar10,
                                                  "cifar10_class": P.pixelcnn_pp_cifar10_class,
                                                  "small": P.pixelcnn_pp_small}, "cifar10"),
+    "grayscale_pixelcnn": ModelEntry(GrayscalePixelCNN, {"cifar10": P.grayscale_pixelcnn_cifar10,
+                                                         "celeba32": P.grayscale_pixelcnn_celeba32,
+                                                         "celeba128": P.grayscale_pixelcnn_celeba128,
+                                                         "small": P.grayscale_pixelcnn_small}, "cifar10"),
+    "pyramid_pixelcnn": ModelEntry(PyramidPixelCNN, {"cifar10": P.pyramid_pixelcnn_cifar10,
+                                                     "celeba32": P.pyramid_pixelcnn_celeba32,
+                                                     "celeba128": P.pyramid_pixelcnn_celeba128,
+                                                     "small": P.pyramid_pixelcnn_small}, "cifar10"),
 }
 
 
