@@ -27,7 +27,10 @@ def evaluate(model: Any, dataset: Any, batch_size: int = 64, max_images: int = 0
     """Exact test likelihood: {"bits_per_dim", "nats_per_image", "num_images", "num_dims", "bound"}.
 
     ``bound`` is True for dequantized-likelihood models: their figures are a variational
-    upper bound on bits/dim (one fixed-seed dequantization sample per image), not exact.
+    upper bound on bits/dim (one fixed-seed dequantization sample per image), not exact; and for
+    models with auxiliary variables, whose figure is the upper bound -log p(ŷ) - log p(x | ŷ).
+    Models with ``log_prob_parts`` (the auxiliary-variable ones) also get ``parts_bits_per_dim``:
+    each factor's contribution in bits per dimension of x; they sum to ``bits_per_dim``.
     Under torchrun (``dist_ctx``) each process scores every world_size-th image and the sums of
     nats and images are all-reduced, so the figure equals the single-process one.
     """
@@ -37,6 +40,8 @@ def evaluate(model: Any, dataset: Any, batch_size: int = 64, max_images: int = 0
     model.eval()
     total_nats = 0.0
     num_images = 0
+    parts_fn = getattr(model, "log_prob_parts", None)
+    part_nats: dict[str, float] = {}
     generator = torch.Generator(device=device).manual_seed(0) if model.is_bound else None
     n = len(dataset) if max_images <= 0 else min(max_images, len(dataset))
     mine = list(range(ctx.rank, n, ctx.world_size))
@@ -44,17 +49,28 @@ def evaluate(model: Any, dataset: Any, batch_size: int = 64, max_images: int = 0
     try:
         for x, y in iterate_batches(dataset, batch_size, mine):
             cond = y.to(device) if model.config.num_classes else None
-            nll = -model.log_prob(x.to(device), cond, generator=generator).double()
+            if parts_fn is not None:
+                parts = parts_fn(x.to(device), cond)
+                for name, lp in parts.items():
+                    part_nats[name] = part_nats.get(name, 0.0) - float(lp.double().sum())
+                nll = -sum(lp.double() for lp in parts.values())
+            else:
+                nll = -model.log_prob(x.to(device), cond, generator=generator).double()
             total_nats += float(nll.sum())
             num_images += x.shape[0]
             bar.update(x.shape[0])
     finally:
         bar.close()
         model.train(was_training)
-    total_nats, num_images = all_reduce_sum([total_nats, float(num_images)], ctx, str(device))
+    names = sorted(part_nats)
+    total_nats, num_images, *part_sums = all_reduce_sum([total_nats, float(num_images)]
+                                                        + [part_nats[k] for k in names], ctx, str(device))
     num_images = int(num_images)
     if num_images == 0:
         raise ValueError("cannot evaluate on an empty data set")
     dims = num_images * math.prod(model.image_shape)
-    return {"bits_per_dim": total_nats / (math.log(2.0) * dims), "nats_per_image": total_nats / num_images,
-            "num_images": num_images, "num_dims": dims, "bound": model.is_bound}
+    result = {"bits_per_dim": total_nats / (math.log(2.0) * dims), "nats_per_image": total_nats / num_images,
+              "num_images": num_images, "num_dims": dims, "bound": model.is_bound}
+    if names:
+        result["parts_bits_per_dim"] = {k: v / (math.log(2.0) * dims) for k, v in zip(names, part_sums)}
+    return result

@@ -152,8 +152,8 @@ class PyramidPixelCNN(DataDependentInit, AutoregressiveModel):
         """Each level's contribution to the bound in bits per dimension of x (N,), plus "total"."""
         parts = self.log_prob_parts(x, cond)
         dims = math.prod(self.image_shape)
-        out = {k: bits(v, dims) for k, v in parts.items()}
-        out["total"] = bits(sum(parts.values()), dims)
+        out = {k: bits(v.double(), dims) for k, v in parts.items()}
+        out["total"] = sum(out.values())      # the bound is the parts' sum, with nothing added
         return out
 
     def uniform_bits_per_dim(self) -> float:
