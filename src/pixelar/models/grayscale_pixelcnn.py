@@ -20,7 +20,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from ..errors import ConfigError
+from ..errors import ConfigError, PixelarError
 from ..nn.weightnorm import DataDependentInit
 from .auxiliary import AuxEmbedding, Factor, bits, factor_config, grayscale_view, scale_levels
 from .base import AutoregressiveModel, ImageModelConfig
@@ -188,7 +188,7 @@ class GrayscalePixelCNN(DataDependentInit, AutoregressiveModel):
     def sample(self, n: int, cond: torch.Tensor | None = None, generator: torch.Generator | None = None,
                temperature: float = 1.0, method: str = "auto", progress: bool = False,
                **options: Any) -> torch.Tensor:
-        """ŷ ~ p(ŷ), then x ~ p(x | ŷ); options as :func:`pixelar.sampling.auxiliary.sample_given_aux`."""
+        """ŷ ~ p(ŷ), then x ~ p(x | ŷ); options as :func:`pixelar.sampling.auxiliary.colorize`."""
         from ..sampling.auxiliary import sample_grayscale
         return sample_grayscale(self, n, generator=generator, temperature=temperature, progress=progress,
                                 **options)
@@ -202,4 +202,4 @@ class GrayscalePixelCNN(DataDependentInit, AutoregressiveModel):
         return colorize(self, aux, generator=generator, temperature=temperature, progress=progress, **options)
 
     def complete(self, *args: Any, **kwargs: Any) -> torch.Tensor:
-        raise NotImplementedError("grayscale_pixelcnn: use colorize (completion given ŷ), not complete")
+        raise PixelarError("grayscale_pixelcnn: use colorize (completion given ŷ), not complete")

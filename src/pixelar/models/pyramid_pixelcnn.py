@@ -19,7 +19,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from ..errors import ConfigError
+from ..errors import ConfigError, PixelarError
 from ..nn.weightnorm import DataDependentInit
 from .auxiliary import (AuxEmbedding, Factor, LightPixelCNNPlusPlus, bits, factor_config, pyramid,
                         scale_levels)
@@ -146,7 +146,8 @@ class PyramidPixelCNN(DataDependentInit, AutoregressiveModel):
         return sum(self.log_prob_parts(x, cond).values())
 
     def log_prob_elementwise(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
-        raise NotImplementedError("pyramid_pixelcnn: the levels have different sizes; use log_prob_parts")
+        raise PixelarError("pyramid_pixelcnn: the levels have different sizes, so there is no per-sub-pixel "
+                           "map of x; use log_prob_parts")
 
     def bits_per_dim_parts(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Each level's contribution to the bound in bits per dimension of x (N,), plus "total"."""
@@ -205,4 +206,4 @@ class PyramidPixelCNN(DataDependentInit, AutoregressiveModel):
         return upscale(self, low, generator=generator, temperature=temperature, progress=progress, **options)
 
     def complete(self, *args: Any, **kwargs: Any) -> torch.Tensor:
-        raise NotImplementedError("pyramid_pixelcnn: use upscale (sampling given a lower level), not complete")
+        raise PixelarError("pyramid_pixelcnn: use upscale (sampling given a lower level), not complete")
