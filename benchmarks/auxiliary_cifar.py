@@ -43,6 +43,7 @@ def main() -> int:
     ap.add_argument("--sample-images", type=int, default=2, help="images per timed sampling run")
     ap.add_argument("--colorize-images", type=int, default=6, help="test images in the colorization grid")
     ap.add_argument("--colorings", type=int, default=3, help="sampled colourings per image")
+    ap.add_argument("--no-map", action="store_true", help="leave the MAP colouring out of the grid (one fewer pass)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--models", default=",".join(f"{m}:{p}" for m, p in MODELS),
                     help="comma-separated model:preset list")
@@ -86,18 +87,26 @@ def main() -> int:
         aux = grayscale_view(x)                                                 # (n, 1, 32, 32)
         k = args.colorings
         g = torch.Generator().manual_seed(1)
+        t0 = time.perf_counter()
         samples = m.colorize(aux.repeat_interleave(k, 0), generator=g).view(len(x), k, 3, 32, 32)
-        mode = m.colorize(aux, generator=g, map_sampling=True)
+        print(json.dumps({"colorize_seconds_per_image": round((time.perf_counter() - t0) / (len(x) * k), 2),
+                          "batch": len(x) * k}), flush=True)
         shown = (aux * 16 + 8).expand(-1, 3, -1, -1).to(torch.uint8)
-        rows = torch.cat([x[:, None], shown[:, None], samples, mode[:, None]], dim=1)   # (n, k+3, 3, H, W)
+        columns = [x[:, None], shown[:, None], samples]
+        if not args.no_map:
+            columns.append(m.colorize(aux, generator=g, map_sampling=True)[:, None])
+        rows = torch.cat(columns, dim=1)                                        # (n, columns, 3, H, W)
         assert torch.equal(grayscale_view(samples.flatten(0, 1)), aux.repeat_interleave(k, 0))
-        save_png(grid(rows.flatten(0, 1), 256, nrow=k + 3, scale=3), out_dir / "colorize.png", force=True)
+        save_png(grid(rows.flatten(0, 1), 256, nrow=rows.shape[1], scale=3), out_dir / "colorize.png", force=True)
     if "pyramid_pixelcnn" in trained:
         m = trained["pyramid_pixelcnn"]
         low = downsample(x)                                                     # (n, 3, 16, 16)
         k = args.colorings
         g = torch.Generator().manual_seed(2)
+        t0 = time.perf_counter()
         ups = m.upscale(low.repeat_interleave(k, 0), generator=g).view(len(x), k, 3, 32, 32)
+        print(json.dumps({"upscale_16_to_32_seconds_per_image": round((time.perf_counter() - t0) / (len(x) * k), 2),
+                          "batch": len(x) * k}), flush=True)
         shown = low.repeat_interleave(2, 2).repeat_interleave(2, 3).to(torch.uint8)
         rows = torch.cat([x[:, None], shown[:, None], ups], dim=1)
         save_png(grid(rows.flatten(0, 1), 256, nrow=k + 2, scale=3), out_dir / "upscale.png", force=True)
