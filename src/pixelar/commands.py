@@ -29,7 +29,8 @@ def cmd_models(args: argparse.Namespace) -> int:
     for name, e in registry.MODELS.items():
         for preset, fn in e.presets.items():
             p = fn()
-            n = e.model_class(p.model).num_parameters()
+            with torch.device("meta"):     # count parameters without allocating (some presets are >100 M)
+                n = e.model_class(p.model).num_parameters()
             default = " (default)" if preset == e.default_preset else ""
             print(f"{name:<18} {preset:<16} {n:>12,}  {p.description}{default}")
     return 0
