@@ -92,6 +92,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--class", dest="label", type=int, help="class label for class-conditional models")
+
+
+    p = sub.add_parser("colorize", help="colour a grayscale image with a grayscale_pixelcnn (samples of p(x | ŷ))")
+    p.add_argument("--checkpoint", required=True, help="a grayscale_pixelcnn checkpoint or run directory")
+    p.add_argument("--input", required=True,
+                   help="grayscale (or colour) image of the model's size; it is reduced to the 4-bit grayscale ŷ")
+    p.add_argument("--out", required=True, help="PNG grid: ŷ, then the colourings")
+    p.add_argument("-n", type=int, default=4, help="number of colourings")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--map", dest="map_sampling", action="store_true",
+                   help="MAP sampling: each sub-pixel takes its most likely allowed level")
+    p.add_argument("--log-scale-shift", type=float, default=0.0,
+                   help="mixture models: subtract this from the predicted log-scales (reduced variance)")
+    p.add_argument("--scale", type=int, default=4)
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.add_argument("--device", default="cpu")
 

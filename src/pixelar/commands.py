@@ -29,7 +29,8 @@ def cmd_models(args: argparse.Namespace) -> int:
     for name, e in registry.MODELS.items():
         for preset, fn in e.presets.items():
             p = fn()
-            n = e.model_class(p.model).num_parameters()
+            with torch.device("meta"):     # count parameters without allocating (some presets are >100 M)
+                n = e.model_class(p.model).num_parameters()
             default = " (default)" if preset == e.default_preset else ""
             print(f"{name:<20} {preset:<22} {n:>12,}  {p.description}{default}")
     return 0
@@ -103,12 +104,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(r, sort_keys=True))
     else:
-        kind = " (upper bound: dequantized continuous likelihood)" if r["bound"] else ""
+        what = getattr(model, "bound_description", "upper bound: dequantized continuous likelihood")
+        kind = f" ({what})" if r["bound"] else ""
         print(f"{args.dataset}/{args.split}: {r['bits_per_dim']:.4f} bits/dim, "
               f"{r['nats_per_image']:.2f} nats/image over {r['num_images']} images{kind}")
         for name, v in r.get("scales", {}).items():
             print(f"  scale {name}: {v['bits_per_dim']:.4f} bits/dim of its new pixels, "
                   f"{v['nats_per_image']:.2f} nats/image")
+        for name, bpd in r.get("parts_bits_per_dim", {}).items():
+            print(f"  part {name}: {bpd:.4f} bits/dim")
     return 0
 
 
@@ -206,6 +210,46 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     save_png(Image.fromarray(a[:, :, 0] if c == 1 else a), args.out, force=args.force)
     print(f"wrote the {high.shape[-1]}x{high.shape[-1]} upscaling of {args.input} "
           f"({low.shape[-1]}x{low.shape[-1]}) to {args.out}")
+
+
+def read_gray_view(path: str, model: Any) -> torch.Tensor:
+    """ŷ (1, H, W) int64 of an image file: a 1-channel image is taken as the gray levels, a colour
+    one is converted with the model's own luma (both then quantized to the model's aux_levels)."""
+    from PIL import Image
+
+    from .imageio import read_image
+    from .models.auxiliary import grayscale_levels, quantize_gray
+    c = model.config
+    try:
+        with Image.open(path) as img:
+            channels = 1 if len(img.getbands()) - ("A" in img.getbands()) == 1 and img.mode != "P" else 3
+    except OSError:   # missing or unreadable: read_image says why
+        channels = 1
+    x = read_image(path, channels, c.image_size, c.num_levels)        # (C, H, W) levels
+    gray = x.long() if channels == 1 else grayscale_levels(x[None])[0]
+    return quantize_gray(gray, c.num_levels, c.aux_levels)
+
+
+def cmd_colorize(args: argparse.Namespace) -> int:
+    from .imageio import check_writable, grid, save_png
+    if args.n < 1:
+        raise PixelarError("-n must be at least 1")
+    check_writable(args.out, args.force)
+    model = ckpt.load(args.checkpoint, map_location=args.device)
+    if not hasattr(model, "colorize"):
+        raise PixelarError(f"colorize needs a grayscale_pixelcnn checkpoint; {args.checkpoint} holds a "
+                           f"{model.name} model")
+    aux = read_gray_view(args.input, model)                               # (1, H, W) in 0..L-1
+    g = torch.Generator(device=args.device).manual_seed(args.seed)
+    out = model.colorize(aux[None].expand(args.n, -1, -1, -1).to(args.device), generator=g,
+                         temperature=args.temperature, progress=True, map_sampling=args.map_sampling,
+                         log_scale_shift=args.log_scale_shift).cpu()
+    c = model.config
+    # ŷ shown at the centre of its gray bin, as a grey RGB tile
+    shown = ((aux * c.num_levels + c.num_levels // 2) // c.aux_levels).clamp(max=c.num_levels - 1)
+    tiles = torch.cat([shown.expand(3, -1, -1)[None].to(out.dtype), out])
+    save_png(grid(tiles, c.num_levels, nrow=args.n + 1, scale=args.scale), args.out, force=args.force)
+    print(f"wrote ŷ and {args.n} colourings to {args.out}")
     return 0
 
 

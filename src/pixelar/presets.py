@@ -6,11 +6,13 @@ from typing import Any
 
 from .models.gated_pixelcnn import GatedPixelCNNConfig
 from .models.multiscale_pixelcnn import MultiscalePixelCNNConfig
+from .models.grayscale_pixelcnn import GrayscalePixelCNNConfig
 from .models.pixelcnn import PixelCNNConfig
 from .models.multiscale_pixelrnn import MultiScalePixelRNNConfig
 from .models.pixelcnn_pp import PixelCNNPlusPlusConfig
 from .models.pixelrnn import DiagonalBiLSTMConfig, RowLSTMConfig
 from .models.pixelsnail import PixelSNAILConfig
+from .models.pyramid_pixelcnn import PyramidPixelCNNConfig
 from .training.config import TrainConfig
 
 
@@ -267,3 +269,65 @@ def multiscale_pixelcnn_imagenet_class() -> Preset:
                   TrainConfig(optimizer="adam", lr=1e-4, batch_size=16),
                   "Reed et al. §4.4: class-conditional ImageNet 64x64, 8x8 base, type B (12 ResNet + 4 "
                   "PixelCNN layers, 256 units)")
+
+
+# ---- PixelCNNs with auxiliary variables (Kolesnikov & Lampert 2017) ----------------------------
+# Each factor is a PixelCNN++ with the PixelCNN++ CIFAR-10 recipe (160 filters, 10 logistics,
+# dropout 0.5, Adamax with Polyak averaging); the CelebA presets train on pixelar's celeba32 /
+# celeba128 data sets (the loader exists; no CelebA files are on the development machine).
+
+def _auxiliary_train() -> TrainConfig:
+    return pixelcnn_pp_cifar10().train
+
+
+def grayscale_pixelcnn_cifar10() -> Preset:
+    """§3.3: p(4-bit grayscale) and p(x | grayscale), two PixelCNN++s (5 gated ResNets per block,
+    160 filters) and a 5-layer unshifted embedding of ŷ biasing every block of the second."""
+    return Preset(GrayscalePixelCNNConfig(image_size=32, num_filters=160, num_resnet=5, embedding_filters=160,
+                                          embedding_resnet=5, num_mixtures=10, dropout=0.5),
+                  _auxiliary_train(), "Grayscale PixelCNN, CIFAR-10: PixelCNN++ for p(ŷ) and p(x|ŷ), 160 filters")
+
+
+def grayscale_pixelcnn_celeba32() -> Preset:
+    p = grayscale_pixelcnn_cifar10()
+    return Preset(p.model, p.train, "Grayscale PixelCNN for 32x32 CelebA faces (dataset celeba32)")
+
+
+def grayscale_pixelcnn_celeba128() -> Preset:
+    p = grayscale_pixelcnn_cifar10()
+    return Preset(dataclasses.replace(p.model, image_size=128), dataclasses.replace(p.train, batch_size=4),
+                  "Grayscale PixelCNN for 128x128 CelebA faces (dataset celeba128), batch 4")
+
+
+def grayscale_pixelcnn_small() -> Preset:
+    """Two 1-ResNet-per-block PixelCNN++s with 32 filters: about pixelcnn_pp small's size, 2 CPU cores."""
+    return Preset(GrayscalePixelCNNConfig(image_size=32, num_filters=32, num_resnet=1, embedding_filters=32,
+                                          embedding_resnet=2, num_mixtures=5, dropout=0.0),
+                  pixelcnn_pp_small().train, "small Grayscale PixelCNN for 2 CPU cores")
+
+
+def pyramid_pixelcnn_cifar10() -> Preset:
+    """§3.4: 32x32 -> 16x16 -> 8x8 (2x2 block means); each level a light PixelCNN++ (2 gated ResNets
+    per stream, 160 filters, no down/up-sampling) biased by a 6-layer embedding of the level below."""
+    return Preset(PyramidPixelCNNConfig(image_size=32, base_size=8, num_filters=160, num_resnet=2,
+                                        embedding_filters=160, embedding_resnet=6, num_mixtures=10, dropout=0.5),
+                  _auxiliary_train(), "Pyramid PixelCNN, CIFAR-10: 32 <- 16 <- 8, light PixelCNN++ per level")
+
+
+def pyramid_pixelcnn_celeba32() -> Preset:
+    p = pyramid_pixelcnn_cifar10()
+    return Preset(p.model, p.train, "Pyramid PixelCNN for 32x32 CelebA faces (dataset celeba32)")
+
+
+def pyramid_pixelcnn_celeba128() -> Preset:
+    """§4.2: 128x128 faces from an 8x8 base (four up-scalings)."""
+    p = pyramid_pixelcnn_cifar10()
+    return Preset(dataclasses.replace(p.model, image_size=128), dataclasses.replace(p.train, batch_size=4),
+                  "Pyramid PixelCNN for 128x128 CelebA faces: 128 <- 64 <- 32 <- 16 <- 8, batch 4")
+
+
+def pyramid_pixelcnn_small() -> Preset:
+    """32 <- 16 <- 8 with 32-filter levels (2 gated ResNets per stream) for 2 CPU cores."""
+    return Preset(PyramidPixelCNNConfig(image_size=32, base_size=8, num_filters=32, num_resnet=2,
+                                        embedding_filters=32, embedding_resnet=3, num_mixtures=5, dropout=0.0),
+                  pixelcnn_pp_small().train, "small Pyramid PixelCNN for 2 CPU cores")

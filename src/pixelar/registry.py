@@ -11,11 +11,13 @@ from .errors import ConfigError
 from .models.base import AutoregressiveModel
 from .models.gated_pixelcnn import GatedPixelCNN
 from .models.multiscale_pixelcnn import MultiscalePixelCNN
+from .models.grayscale_pixelcnn import GrayscalePixelCNN
 from .models.pixelcnn import PixelCNN
 from .models.multiscale_pixelrnn import MultiScalePixelRNN
 from .models.pixelcnn_pp import PixelCNNPlusPlus
 from .models.pixelrnn import DiagonalBiLSTMPixelRNN, RowLSTMPixelRNN
 from .models.pixelsnail import PixelSNAIL
+from .models.pyramid_pixelcnn import PyramidPixelCNN
 from .training.config import TrainConfig
 
 
@@ -57,6 +59,14 @@ MODELS: dict[str, ModelEntry] = {
                                                            "text_small": P.multiscale_pixelcnn_text_small,
                                                            "imagenet_class": P.multiscale_pixelcnn_imagenet_class},
                                       "small"),
+    "grayscale_pixelcnn": ModelEntry(GrayscalePixelCNN, {"cifar10": P.grayscale_pixelcnn_cifar10,
+                                                         "celeba32": P.grayscale_pixelcnn_celeba32,
+                                                         "celeba128": P.grayscale_pixelcnn_celeba128,
+                                                         "small": P.grayscale_pixelcnn_small}, "cifar10"),
+    "pyramid_pixelcnn": ModelEntry(PyramidPixelCNN, {"cifar10": P.pyramid_pixelcnn_cifar10,
+                                                     "celeba32": P.pyramid_pixelcnn_celeba32,
+                                                     "celeba128": P.pyramid_pixelcnn_celeba128,
+                                                     "small": P.pyramid_pixelcnn_small}, "cifar10"),
 }
 
 

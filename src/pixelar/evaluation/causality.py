@@ -11,6 +11,14 @@ weights multiply to exact zeros, so any non-zero is a real leak.
 
 All sub-pixels are checked in one backward pass per chunk: the batch holds one
 copy of the image per checked sub-pixel, and batch elements never interact.
+
+Models with auxiliary variables (e.g. the Grayscale PixelCNN's ŷ, a function of x) are
+products of autoregressive factors such as p(ŷ) and p(x | ŷ). Their conditionals depend on x
+also through ŷ, so a gradient through x would report the (legitimate) dependence on ŷ. Such
+a model exposes ``causal_factors(generator) -> [(label, factor), ...]``: each factor is an
+ordinary model with its conditioning variable supplied separately (fixed, random), and the
+oracle checks each factor's own causality (p(x | ŷ) must be causal in x given ŷ; the
+embedding of ŷ may see all of ŷ). :func:`causal_factors` returns ``[("", model)]`` otherwise.
 """
 from __future__ import annotations
 
@@ -24,10 +32,12 @@ import torch
 class Leak:
     output: tuple[int, int, int]   # (channel, row, col) whose conditional leaks
     input: tuple[int, int, int]    # (channel, row, col) it must not depend on
+    factor: str = ""               # which factor of a model with auxiliary variables ("" = the model)
 
     def __str__(self) -> str:
         (c, i, j), (ic, ii, ij) = self.output, self.input
-        return (f"sub-pixel (row {i}, col {j}, channel {c}) depends on (row {ii}, col {ij}, channel {ic}), "
+        where = f"in factor {self.factor}: " if self.factor else ""
+        return (f"{where}sub-pixel (row {i}, col {j}, channel {c}) depends on (row {ii}, col {ij}, channel {ic}), "
                 "which is not earlier in the ordering")
 
 
@@ -88,16 +98,25 @@ def dependency_grads(model: Any, positions: list[tuple[int, int, int]], seed: in
             yield pos, grad[b].abs()
 
 
+def causal_factors(model: Any, seed: int = 0) -> list[tuple[str, Any]]:
+    """[(label, factor)]: the model's autoregressive factors with their conditioning fixed
+    (models with auxiliary variables), else [("", model)]."""
+    if hasattr(model, "causal_factors"):
+        return model.causal_factors(torch.Generator().manual_seed(seed))
+    return [("", model)]
+
+
 def find_leaks(model: Any, seed: int = 0, max_leaks: int = 1) -> list[Leak]:
-    """Check every sub-pixel; return up to ``max_leaks`` violations (empty = exactly causal)."""
+    """Check every sub-pixel of every factor; return up to ``max_leaks`` violations (empty = exactly causal)."""
     leaks: list[Leak] = []
-    for (c, i, j), grad in dependency_grads(model, _subpixels(model), seed=seed):
-        bad = (grad != 0) & ~allowed_mask(model, c, i, j)
-        if bad.any():
-            # report the earliest offending input in raster order
-            nz = bad.nonzero().tolist()
-            ic, ii, ij = min(nz, key=lambda t: (t[1], t[2], t[0]))
-            leaks.append(Leak((c, i, j), (ic, ii, ij)))
-            if len(leaks) >= max_leaks:
-                break
+    for label, factor in causal_factors(model, seed):
+        for (c, i, j), grad in dependency_grads(factor, _subpixels(factor), seed=seed):
+            bad = (grad != 0) & ~allowed_mask(factor, c, i, j)
+            if bad.any():
+                # report the earliest offending input in raster order
+                nz = bad.nonzero().tolist()
+                ic, ii, ij = min(nz, key=lambda t: (t[1], t[2], t[0]))
+                leaks.append(Leak((c, i, j), (ic, ii, ij), label))
+                if len(leaks) >= max_leaks:
+                    return leaks
     return leaks

@@ -11,6 +11,10 @@ and block 7-k). Output: a discretized logistic mixture conditioned on whole
 pixels with linear R→G→B coefficients. Every layer is weight-normalized with
 data-dependent initialization. Class conditioning: a one-hot label times a
 per-layer matrix, added to the gate pre-activations of every gated ResNet.
+Optional spatial conditioning (``spatial_channels`` > 0, used by the auxiliary-variable
+models): a feature map h (N, E, H, W) passed as ``network(x, cond, spatial=h)`` is average-
+pooled to each resolution and added, through a per-layer 1x1 projection, to the same gate
+pre-activations. h must not depend on x, or the network is no longer causal in x.
 """
 from __future__ import annotations
 
@@ -78,7 +82,8 @@ class PixelCNNPlusPlusConfig(ImageModelConfig):
 class GatedResNet(nn.Module):
     """x + a ⊙ σ(b), [a, b] = conv(dropout(concat_elu(conv(concat_elu(x)) + nin(concat_elu(skip))))) + h·W."""
 
-    def __init__(self, filters: int, conv: type, skip_channels: int, dropout: float, num_classes: int) -> None:
+    def __init__(self, filters: int, conv: type, skip_channels: int, dropout: float, num_classes: int,
+                 spatial_channels: int = 0) -> None:
         super().__init__()
         self.conv_in = conv(2 * filters, filters)
         self.skip = nin(2 * skip_channels, filters) if skip_channels else None
@@ -87,15 +92,21 @@ class GatedResNet(nn.Module):
         self.class_bias = nn.Linear(num_classes, 2 * filters, bias=False) if num_classes else None
         if self.class_bias is not None:
             nn.init.normal_(self.class_bias.weight, 0.0, 0.05)   # as the reference's 'hw' matrix
+        # spatial bias: a plain 1x1 projection of the conditioning map, initialized like the class bias
+        self.spatial_bias = nn.Conv2d(spatial_channels, 2 * filters, 1, bias=False) if spatial_channels else None
+        if self.spatial_bias is not None:
+            nn.init.normal_(self.spatial_bias.weight, 0.0, 0.05)
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor | None = None,
-                onehot: torch.Tensor | None = None) -> torch.Tensor:
+                onehot: torch.Tensor | None = None, spatial: torch.Tensor | None = None) -> torch.Tensor:
         c = self.conv_in(concat_elu(x))
         if self.skip is not None:
             c = c + self.skip(concat_elu(skip))
         c = self.conv_out(self.dropout(concat_elu(c)))      # (N, 2F, H, W)
         if self.class_bias is not None:
             c = c + self.class_bias(onehot)[:, :, None, None]
+        if self.spatial_bias is not None:
+            c = c + self.spatial_bias(spatial)                # (N, E, H, W) -> (N, 2F, H, W)
         a, b = c.chunk(2, dim=1)
         return x + a * torch.sigmoid(b)
 
@@ -104,10 +115,11 @@ class PixelCNNPlusPlus(DataDependentInit, AutoregressiveModel):
     name = "pixelcnn_pp"
     config_class = PixelCNNPlusPlusConfig
 
-    def __init__(self, config: PixelCNNPlusPlusConfig) -> None:
+    def __init__(self, config: PixelCNNPlusPlusConfig, spatial_channels: int = 0) -> None:
         super().__init__(config)
         self._register_ddi()
         F_, R, k = config.num_filters, config.num_resnet, config.num_classes
+        self.spatial_channels = spatial_channels   # > 0: network() takes spatial=(N, E, H, W)
         c_in = config.image_channels + 1                       # + a channel of ones: marks the padding
         p = config.dropout
 
@@ -121,10 +133,10 @@ class PixelCNNPlusPlus(DataDependentInit, AutoregressiveModel):
             return
 
         def u_layer(skip: int) -> GatedResNet:
-            return GatedResNet(F_, DownShiftedConv2d, skip, p, k)
+            return GatedResNet(F_, DownShiftedConv2d, skip, p, k, spatial_channels)
 
         def ul_layer(skip: int) -> GatedResNet:
-            return GatedResNet(F_, DownRightShiftedConv2d, skip, p, k)
+            return GatedResNet(F_, DownRightShiftedConv2d, skip, p, k, spatial_channels)
 
         self.u_init = DownShiftedConv2d(c_in, F_, (2, 3))
         self.ul_init_up = DownShiftedConv2d(c_in, F_, (1, 3))
@@ -147,9 +159,16 @@ class PixelCNNPlusPlus(DataDependentInit, AutoregressiveModel):
             return torch.utils.checkpoint.checkpoint(layer, *args, use_reentrant=False)
         return layer(*args)
 
-    def network(self, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+    def network(self, x: torch.Tensor, cond: torch.Tensor | None,
+                spatial: torch.Tensor | None = None) -> torch.Tensor:
         n, _, h, w = x.shape
         onehot = (F.one_hot(cond, self.config.num_classes).to(x.dtype) if self.config.num_classes else None)
+        if (spatial is not None) != bool(self.spatial_channels):
+            raise ValueError(f"this network takes spatial conditioning of {self.spatial_channels} channels: "
+                             f"pass spatial=(N, {self.spatial_channels}, H, W)" if self.spatial_channels
+                             else "this network has no spatial conditioning (spatial_channels=0)")
+        # the conditioning map at full, 1/2 and 1/4 resolution (None when unconditioned)
+        sp = [None if spatial is None else F.avg_pool2d(spatial, 2 ** r) if r else spatial for r in range(3)]
         x_pad = torch.cat([x, x.new_ones(n, 1, h, w)], dim=1)
         if self.config.receptive_width:
             return self._head(self.small(x_pad, onehot), x)
@@ -159,8 +178,8 @@ class PixelCNNPlusPlus(DataDependentInit, AutoregressiveModel):
         us, uls = [u], [ul]
         for block in range(3):
             for lu, lul in zip(self.up_u[block], self.up_ul[block]):
-                u = self._layer(lu, u, None, onehot)
-                ul = self._layer(lul, ul, u, onehot)
+                u = self._layer(lu, u, None, onehot, sp[block])
+                ul = self._layer(lul, ul, u, onehot, sp[block])
                 us.append(u)
                 uls.append(ul)
             if block < 2:
@@ -170,8 +189,8 @@ class PixelCNNPlusPlus(DataDependentInit, AutoregressiveModel):
         u, ul = us.pop(), uls.pop()
         for block in range(3):
             for lu, lul in zip(self.dn_u[block], self.dn_ul[block]):
-                u = self._layer(lu, u, us.pop(), onehot)
-                ul = self._layer(lul, ul, torch.cat([u, uls.pop()], dim=1), onehot)
+                u = self._layer(lu, u, us.pop(), onehot, sp[2 - block])
+                ul = self._layer(lul, ul, torch.cat([u, uls.pop()], dim=1), onehot, sp[2 - block])
             if block < 2:
                 u, ul = self.up_sample_u[block](u), self.up_sample_ul[block](ul)
         assert not us and not uls, "every stored activation must be consumed exactly once"

@@ -1,0 +1,205 @@
+"""Grayscale PixelCNN (Kolesnikov & Lampert 2017, §3.3).
+
+Auxiliary variable ŷ = the 4-bit grayscale view of x (see :func:`~.auxiliary.grayscale_view`):
+gray = (19595 R + 38470 G + 7471 B + 32768) >> 16 (BT.601 luma, PIL's "L"), ŷ = gray · 16 // 256.
+
+* p(ŷ): a PixelCNN++ over the 1-channel, 16-level image with a 16-way softmax output.
+* p(x | ŷ): a PixelCNN++ over x whose every gated ResNet is biased by f_w(ŷ), an unshifted
+  single-stream embedding network that sees all of ŷ.
+
+``log_prob(x)`` = log p(ŷ(x)) + log p(x | ŷ(x)): exact for the pair, a lower bound on log p(x)
+(eq. 5), so bits/dim are an upper bound (``is_bound``). ``log_prob_parts`` gives both parts; the
+parts are trained together or separately (``train_part``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError, PixelarError
+from ..nn.weightnorm import DataDependentInit
+from .auxiliary import AuxEmbedding, Factor, bits, factor_config, grayscale_view, scale_levels
+from .base import AutoregressiveModel, ImageModelConfig
+from .pixelcnn_pp import PixelCNNPlusPlus, PixelCNNPlusPlusConfig
+
+PARTS = ("prior", "conditional")
+
+
+@dataclasses.dataclass(frozen=True)
+class GrayscalePixelCNNConfig(ImageModelConfig):
+    distribution: Literal["logistic_mixture", "categorical_linear"] = "logistic_mixture"   # of p(x | ŷ)
+    num_mixtures: int = 10
+    aux_levels: int = 16            # levels of ŷ (16 = 4-bit grayscale)
+    num_filters: int = 160          # both PixelCNN++s
+    num_resnet: int = 5
+    embedding_filters: int = 160    # f_w(ŷ)
+    embedding_resnet: int = 5
+    dropout: float = 0.5
+    train_part: Literal["both", "prior", "conditional"] = "both"   # what the training loss covers
+
+    def validate(self) -> None:
+        super().validate()
+        if self.image_channels != 3:
+            raise ConfigError("grayscale_pixelcnn models RGB images: image_channels must be 3")
+        if self.num_classes:
+            raise ConfigError("grayscale_pixelcnn is unconditional: num_classes must be 0")
+        if not 2 <= self.aux_levels <= self.num_levels:
+            raise ConfigError(f"aux_levels must be in 2..num_levels ({self.num_levels}), got {self.aux_levels}")
+        if min(self.embedding_filters, self.embedding_resnet) < 1:
+            raise ConfigError("embedding_filters and embedding_resnet must be >= 1")
+        # the two PixelCNN++s check the rest (image_size multiple of 4, distribution, widths)
+        for cfg in (self.prior_config(), self.conditional_config()):
+            cfg.validate()
+
+    def prior_config(self) -> PixelCNNPlusPlusConfig:
+        """p(ŷ): 1 channel, aux_levels levels; categorical_linear on one channel is a plain softmax."""
+        return PixelCNNPlusPlusConfig(image_channels=1, image_size=self.image_size, num_levels=self.aux_levels,
+                                      distribution="categorical_linear", num_filters=self.num_filters,
+                                      num_resnet=self.num_resnet, dropout=self.dropout)
+
+    def conditional_config(self) -> PixelCNNPlusPlusConfig:
+        return PixelCNNPlusPlusConfig(image_channels=3, image_size=self.image_size, num_levels=self.num_levels,
+                                      distribution=self.distribution, num_mixtures=self.num_mixtures,
+                                      num_filters=self.num_filters, num_resnet=self.num_resnet,
+                                      dropout=self.dropout)
+
+
+class GrayscalePixelCNN(DataDependentInit, AutoregressiveModel):
+    name = "grayscale_pixelcnn"
+    config_class = GrayscalePixelCNNConfig
+    bound_description = "upper bound: -log p(ŷ) - log p(x|ŷ), ŷ = 4-bit grayscale view"
+
+    def __init__(self, config: GrayscalePixelCNNConfig) -> None:
+        super().__init__(config)
+        self._register_ddi()
+        self.prior = PixelCNNPlusPlus(config.prior_config())
+        self.embedding = AuxEmbedding(1, config.embedding_filters, config.embedding_resnet, config.dropout)
+        self.conditional = PixelCNNPlusPlus(config.conditional_config(), spatial_channels=config.embedding_filters)
+
+    # ---- the auxiliary variable -----------------------------------------------------------
+    def aux(self, x: torch.Tensor) -> torch.Tensor:
+        """ŷ (N, 1, H, W) int64 in 0..aux_levels-1 of images x (N, 3, H, W)."""
+        return grayscale_view(x, self.config.num_levels, self.config.aux_levels)
+
+    def embed(self, aux: torch.Tensor) -> torch.Tensor:
+        """f_w(ŷ): (N, 1, H, W) levels -> (N, E, H, W) features (sees all of ŷ)."""
+        return self.embedding(scale_levels(aux, self.config.aux_levels))
+
+    # ---- network ----------------------------------------------------------------------------
+    def _params(self, x: torch.Tensor, parts: tuple[str, ...]) -> dict[str, torch.Tensor]:
+        aux = self.aux(x)
+        out: dict[str, torch.Tensor] = {}
+        if "prior" in parts:
+            out["prior"] = self.prior(aux)                                        # (N, L, H, W)
+        if "conditional" in parts:
+            xf = scale_levels(x, self.config.num_levels)
+            out["conditional"] = self.conditional.network(xf, None, spatial=self.embed(aux))   # (N, P, H, W)
+        return out
+
+    def trained_parts(self) -> tuple[str, ...]:
+        p = self.config.train_part
+        return PARTS if p == "both" else (p,)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """{"prior": (N, L, H, W), "conditional": (N, P, H, W)} parameters; in training mode only the
+        parts named by ``train_part`` (the training loss is then their log-likelihood alone)."""
+        self.check_input(x, cond)
+        return self._params(x, self.trained_parts() if self.training else PARTS)
+
+    # ---- likelihood -------------------------------------------------------------------------
+    @property
+    def is_bound(self) -> bool:
+        return True
+
+    def log_prob_parts_from_params(self, params: dict[str, torch.Tensor], x: torch.Tensor) -> dict[str, torch.Tensor]:
+        out = {}
+        if "prior" in params:
+            out["prior"] = self.prior.distribution.log_prob(params["prior"], self.aux(x))
+        if "conditional" in params:
+            out["conditional"] = self.distribution.log_prob(params["conditional"], x.long())
+        return out
+
+    def log_prob_from_params(self, params: Any, x: torch.Tensor,
+                             generator: torch.Generator | None = None) -> torch.Tensor:
+        return sum(self.log_prob_parts_from_params(params, x).values())
+
+    def log_prob_parts(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """{"prior": log p(ŷ), "conditional": log p(x | ŷ)} in nats per image, each (N,)."""
+        self.check_input(x, cond)
+        return self.log_prob_parts_from_params(self._params(x, PARTS), x)
+
+    def log_prob(self, x: torch.Tensor, cond: torch.Tensor | None = None,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+        """log p(ŷ) + log p(x | ŷ) in nats per image (N,): a lower bound on log p(x) (eq. 5)."""
+        return sum(self.log_prob_parts(x, cond).values())
+
+    def log_prob_elementwise(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        """log p(x_i | x_<i, ŷ) per sub-pixel (N, 3, H, W) plus log p(ŷ_i | ŷ_<i) added to channel 0:
+        sums to ``log_prob``."""
+        params = self._params(x, PARTS)
+        out = self.distribution.log_prob_elementwise(params["conditional"], x.long())
+        prior = self.prior.distribution.log_prob_elementwise(params["prior"], self.aux(x))
+        return out + torch.cat([prior, torch.zeros_like(out[:, 1:])], dim=1)
+
+    def bits_per_dim_parts(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """{"prior", "conditional", "total"}: each part's contribution to the bound in bits per
+        dimension of x, (N,) each; total = prior + conditional."""
+        parts = self.log_prob_parts(x, cond)
+        dims = math.prod(self.image_shape)
+        out = {k: bits(v.double(), dims) for k, v in parts.items()}
+        out["total"] = sum(out.values())      # the bound is the parts' sum, with nothing added
+        return out
+
+    def uniform_bits_per_dim(self) -> float:
+        """The bound's value when every output is uniform: log2 K + log2 L / C."""
+        c = self.config
+        return math.log2(c.num_levels) + math.log2(c.aux_levels) / c.image_channels
+
+    # ---- factors (causality oracle, samplers) -----------------------------------------------
+    def conditional_factor(self, aux: torch.Tensor) -> Factor:
+        """p(x | ŷ) with ŷ (N or 1, 1, H, W) given: an ordinary autoregressive model over x."""
+        c = self.config
+        cfg = factor_config(3, c.image_size, c.num_levels, c.distribution, c.num_mixtures)
+        return Factor(cfg, self.conditional,
+                      lambda xf, ctx: self.conditional.network(xf, None, spatial=ctx),
+                      self.embed(aux), "p(x|ŷ)")
+
+    def causal_factors(self, generator: torch.Generator | None = None) -> list[tuple[str, AutoregressiveModel]]:
+        """The autoregressive factors with their conditioning fixed: p(ŷ), and p(x | ŷ) for a random ŷ."""
+        s = self.config.image_size
+        aux = torch.randint(0, self.config.aux_levels, (1, 1, s, s), generator=generator)
+        with torch.no_grad():
+            return [("p(ŷ)", self.prior), ("p(x|ŷ)", self.conditional_factor(aux))]
+
+    def data_dependent_init(self, x: torch.Tensor, cond: Any = None) -> None:
+        super().data_dependent_init(x, cond)
+        for m in (self.prior, self.conditional):
+            m.ddi_done.fill_(True)
+
+    def output_layer(self) -> nn.Module:
+        return nn.ModuleList([self.prior.out, self.conditional.out])
+
+    # ---- sampling -----------------------------------------------------------------------------
+    @torch.no_grad()
+    def sample(self, n: int, cond: torch.Tensor | None = None, generator: torch.Generator | None = None,
+               temperature: float = 1.0, method: str = "auto", progress: bool = False,
+               **options: Any) -> torch.Tensor:
+        """ŷ ~ p(ŷ), then x ~ p(x | ŷ); options as :func:`pixelar.sampling.auxiliary.colorize`."""
+        from ..sampling.auxiliary import sample_grayscale
+        return sample_grayscale(self, n, generator=generator, temperature=temperature, progress=progress,
+                                **options)
+
+    @torch.no_grad()
+    def colorize(self, aux: torch.Tensor, generator: torch.Generator | None = None, temperature: float = 1.0,
+                 progress: bool = False, **options: Any) -> torch.Tensor:
+        """Colour images (N, 3, H, W) uint8 drawn from p(x | ŷ) for ŷ (N, 1, H, W) in 0..L-1; by default
+        every image's grayscale view equals ŷ (``consistent=True``)."""
+        from ..sampling.auxiliary import colorize
+        return colorize(self, aux, generator=generator, temperature=temperature, progress=progress, **options)
+
+    def complete(self, *args: Any, **kwargs: Any) -> torch.Tensor:
+        raise PixelarError("grayscale_pixelcnn: use colorize (completion given ŷ), not complete")

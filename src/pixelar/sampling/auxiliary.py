@@ -1,0 +1,229 @@
+"""Sampling the auxiliary-variable models: each factor in turn, optionally consistent with ŷ.
+
+Grayscale PixelCNN: ŷ ~ p(ŷ) (the ordinary samplers on the prior PixelCNN++), then x ~ p(x | ŷ)
+(the naive raster loop on :class:`~pixelar.models.auxiliary.Factor`). Pyramid PixelCNN: the base
+level, then each finer level given the one below.
+
+p(x | ŷ) is a distribution over all images, not only over those whose view is ŷ. With
+``consistent=True`` (the default) every sub-pixel is instead drawn from the model's conditional
+restricted to the levels that can still lead to an image whose view is exactly ŷ (renormalized
+over them): colourings keep ŷ's 4-bit grayscale, and upscaled images average back to the lower
+level. The restriction is exact per sub-pixel: its log-probs come from the distribution's own
+``log_prob_elementwise`` evaluated on every candidate level.
+
+Options, for both paths: ``temperature``; ``map_sampling`` (unconstrained: the mixture's
+"sample the component, take its mode"; consistent: each sub-pixel takes its most likely allowed
+level given the earlier ones); ``log_scale_shift`` (reduced-variance sampling, §4.2: mixture
+log-scales minus the shift; in the consistent path applied to the parameters before the
+-7 floor on log-scales). In the consistent path the temperature divides the restricted
+conditional's log-probs.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+from tqdm import tqdm
+
+from ..distributions.base import gumbel_argmax
+from ..distributions.logistic_mixture import DiscretizedLogisticMixture
+from ..errors import PixelarError
+from ..models.auxiliary import LUMA_WEIGHTS, Factor, gray_bin
+from . import sample as sample_plain
+
+Feasible = Callable[[torch.Tensor, int, int, int], torch.Tensor]
+
+
+def _shift_log_scales(dist: Any, params: torch.Tensor, shift: float) -> torch.Tensor:
+    """Mixture params with every predicted log-scale lowered by ``shift`` (reduced variance)."""
+    if not isinstance(dist, DiscretizedLogisticMixture):
+        raise PixelarError(f"log_scale_shift needs a logistic-mixture model; this one's output is {dist.name}")
+    m, c = dist.num_mixtures, dist.num_channels
+    params = params.clone()
+    params[:, m + c * m:m + 2 * c * m] -= shift
+    return params
+
+
+@torch.no_grad()
+def sample_constrained(factor: Factor, n: int, feasible: Feasible, generator: torch.Generator | None = None,
+                       temperature: float = 1.0, map_sampling: bool = False, log_scale_shift: float = 0.0,
+                       progress: bool = False) -> torch.Tensor:
+    """n images (n, C, H, W) uint8 from ``factor``, each sub-pixel restricted to ``feasible`` levels.
+
+    feasible(x, i, j, c) -> (n, K) bool: the levels channel c of pixel (i, j) may take, given the
+    canvas x (n, C, H, W) int64 in which every earlier pixel and channels < c of (i, j) are final.
+    It must allow at least one level. One network evaluation per pixel (the distribution couples
+    the channels of a pixel itself); K candidate evaluations of the distribution per sub-pixel.
+    """
+    dist = factor.distribution
+    if dist.autoregressive_channels:
+        raise PixelarError("consistent sampling needs a distribution over whole pixels "
+                           "(logistic_mixture or categorical_linear)")
+    if temperature <= 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    C, H, W = factor.image_shape
+    K = factor.config.num_levels
+    device = next(factor.parameters()).device
+    was_training = factor.training
+    factor.eval()
+    x = torch.zeros(n, C, H, W, dtype=torch.long, device=device)
+    levels = torch.arange(K, device=device)
+    try:
+        for i, j in tqdm(factor.positions(), desc="sampling", unit="px", disable=not progress, leave=False):
+            params = factor(x)[:, :, i:i + 1, j:j + 1]                       # (n, P, 1, 1)
+            if log_scale_shift:
+                params = _shift_log_scales(dist, params, log_scale_shift)
+            params_k = params.repeat_interleave(K, dim=0)                     # (n*K, P, 1, 1)
+            for c in range(C):
+                cand = x[:, :, i, j].repeat_interleave(K, dim=0)              # (n*K, C)
+                cand[:, c] = levels.repeat(n)                                 # every level for channel c
+                logp = dist.log_prob_elementwise(params_k, cand[:, :, None, None])[:, c, 0, 0].view(n, K)
+                allowed = feasible(x, i, j, c)                                # (n, K)
+                logp = logp.masked_fill(~allowed, float("-inf"))
+                if map_sampling:
+                    x[:, c, i, j] = logp.argmax(dim=1)
+                else:
+                    x[:, c, i, j] = gumbel_argmax(logp / temperature, dim=1, generator=generator)
+    finally:
+        factor.train(was_training)
+    return x.to(torch.uint8)
+
+
+# ---- grayscale PixelCNN ---------------------------------------------------------------------
+
+def gray_feasible(aux: torch.Tensor, num_levels: int, aux_levels: int) -> Feasible:
+    """Levels of R, G, B that still allow luma(R, G, B) to quantize to ŷ (N, 1, H, W).
+
+    Luma is monotone in each channel, and a free channel moves the 16-bit sum in steps
+    smaller than 65536, so the reachable grays form an interval: with R chosen and G, B free,
+    gray(R, 0, 0)..gray(R, K-1, K-1); with R, G chosen, gray(R, G, 0)..gray(R, G, K-1).
+    """
+    lo_all, hi_all = gray_bin(aux[:, 0], num_levels, aux_levels)              # (N, H, W)
+    w0, w1, w2 = LUMA_WEIGHTS
+    top = num_levels - 1
+
+    def feasible(x: torch.Tensor, i: int, j: int, c: int) -> torch.Tensor:
+        k = torch.arange(num_levels, device=x.device)[None]                   # (1, K)
+        if c == 0:
+            low, high = w0 * k, w0 * k + (w1 + w2) * top
+        elif c == 1:
+            low = w0 * x[:, 0, i, j, None] + w1 * k
+            high = low + w2 * top
+        else:
+            low = high = w0 * x[:, 0, i, j, None] + w1 * x[:, 1, i, j, None] + w2 * k
+        gmin, gmax = (low + 32768) >> 16, (high + 32768) >> 16
+        lo, hi = lo_all[:, i, j, None].to(x.device), hi_all[:, i, j, None].to(x.device)
+        return (gmax >= lo) & (gmin <= hi)
+
+    return feasible
+
+
+@torch.no_grad()
+def colorize(model: Any, aux: torch.Tensor, generator: torch.Generator | None = None, temperature: float = 1.0,
+             progress: bool = False, consistent: bool = True, map_sampling: bool = False,
+             log_scale_shift: float = 0.0) -> torch.Tensor:
+    """x ~ p(x | ŷ) for ŷ (N, 1, H, W) levels 0..L-1: (N, 3, H, W) uint8 (grayscale view = ŷ if consistent)."""
+    c = model.config
+    if aux.dim() != 4 or tuple(aux.shape[1:]) != (1, c.image_size, c.image_size):
+        raise ValueError(f"ŷ must be (N, 1, {c.image_size}, {c.image_size}), got {tuple(aux.shape)}")
+    if bool(((aux < 0) | (aux >= c.aux_levels)).any()):
+        raise ValueError(f"ŷ must hold levels 0..{c.aux_levels - 1}")
+    device = next(model.parameters()).device
+    aux = aux.long().to(device)
+    was_training = model.training
+    model.eval()
+    try:
+        factor = model.conditional_factor(aux)
+        if consistent:
+            return sample_constrained(factor, aux.shape[0], gray_feasible(aux, c.num_levels, c.aux_levels),
+                                      generator, temperature, map_sampling, log_scale_shift, progress)
+        return sample_plain(factor, aux.shape[0], generator=generator, temperature=temperature, method="naive",
+                            progress=progress, map_sampling=map_sampling, log_scale_shift=log_scale_shift)
+    finally:
+        model.train(was_training)
+
+
+@torch.no_grad()
+def sample_grayscale(model: Any, n: int, generator: torch.Generator | None = None, temperature: float = 1.0,
+                     progress: bool = False, method: str = "auto", **options: Any) -> torch.Tensor:
+    """ŷ ~ p(ŷ) (softmax prior, temperature only), then :func:`colorize`; (n, 3, H, W) uint8."""
+    was_training = model.training
+    model.eval()
+    try:
+        aux = sample_plain(model.prior, n, generator=generator, temperature=temperature, method=method,
+                           progress=progress)
+    finally:
+        model.train(was_training)
+    return colorize(model, aux, generator=generator, temperature=temperature, progress=progress, **options)
+
+
+# ---- pyramid PixelCNN -------------------------------------------------------------------------
+
+def block_mean_feasible(lower: torch.Tensor, num_levels: int) -> Feasible:
+    """Levels that keep (sum of the 2x2 block + 2) // 4 == lower, per channel, in raster order.
+
+    The block's sum must end in [4y-2, 4y+1]; a level v is allowed when the sum so far plus v,
+    plus anything the block's remaining pixels (0..K-1 each) can add, can still land there.
+    """
+    lower = lower.long()
+    top = num_levels - 1
+
+    def feasible(x: torch.Tensor, i: int, j: int, c: int) -> torch.Tensor:
+        bi, bj, di, dj = i // 2, j // 2, i % 2, j % 2
+        before = [(2 * bi + a, 2 * bj + b) for a in range(2) for b in range(2)][:2 * di + dj]
+        s = sum((x[:, c, p, q] for p, q in before), torch.zeros_like(x[:, c, i, j]))[:, None]   # (N, 1)
+        remaining = 3 - (2 * di + dj)
+        y = lower[:, c, bi, bj, None].to(x.device)
+        k = torch.arange(num_levels, device=x.device)[None]
+        return (s + k <= 4 * y + 1) & (s + k + remaining * top >= 4 * y - 2)
+
+    return feasible
+
+
+@torch.no_grad()
+def upscale(model: Any, low: torch.Tensor, generator: torch.Generator | None = None, temperature: float = 1.0,
+            progress: bool = False, consistent: bool = True, map_sampling: bool = False,
+            log_scale_shift: float = 0.0) -> torch.Tensor:
+    """Sample every finer level of the pyramid given ``low`` (N, C, s, s), s one of the model's lower
+    level sizes: (N, C, S, S) uint8. Consistent: downsampling the result back to s gives ``low``."""
+    c, sizes = model.config, model.sizes
+    if low.dim() != 4 or low.shape[1] != c.image_channels or low.shape[2] != low.shape[3] \
+            or low.shape[2] not in sizes[1:]:
+        raise ValueError(f"the lower level must be (N, {c.image_channels}, s, s) with s in {sizes[1:]}, "
+                         f"got {tuple(low.shape)}")
+    device = next(model.parameters()).device
+    y = low.long().to(device)
+    was_training = model.training
+    model.eval()
+    try:
+        for level in range(sizes.index(low.shape[2]) - 1, -1, -1):
+            factor = model.level_factor(level, y)
+            if consistent:
+                y = sample_constrained(factor, y.shape[0], block_mean_feasible(y, c.num_levels), generator,
+                                       temperature, map_sampling, log_scale_shift, progress).long()
+            else:
+                y = sample_plain(factor, y.shape[0], generator=generator, temperature=temperature, method="naive",
+                                 progress=progress, map_sampling=map_sampling,
+                                 log_scale_shift=log_scale_shift).long()
+    finally:
+        model.train(was_training)
+    return y.to(torch.uint8)
+
+
+@torch.no_grad()
+def sample_pyramid(model: Any, n: int, generator: torch.Generator | None = None, temperature: float = 1.0,
+                   progress: bool = False, method: str = "auto", consistent: bool = True,
+                   map_sampling: bool = False, log_scale_shift: float = 0.0) -> torch.Tensor:
+    """The base level ~ p(y_L) (naive sampler), then :func:`upscale`: (n, C, S, S) uint8."""
+    was_training = model.training
+    model.eval()
+    try:
+        base = sample_plain(model.level_factor(model.config.num_scales, None), n, generator=generator,
+                            temperature=temperature, method="naive", progress=progress,
+                            map_sampling=map_sampling, log_scale_shift=log_scale_shift)
+    finally:
+        model.train(was_training)
+    if model.config.num_scales == 0:
+        return base
+    return upscale(model, base, generator=generator, temperature=temperature, progress=progress,
+                   consistent=consistent, map_sampling=map_sampling, log_scale_shift=log_scale_shift)
