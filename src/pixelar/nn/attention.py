@@ -17,7 +17,7 @@ from torch import nn
 
 def rank_map(positions: list[tuple[int, int]], height: int, width: int) -> torch.Tensor:
     """(H, W) int64: rank[i, j] = index of (i, j) in ``positions`` (a permutation of all pixels)."""
-    rank = torch.full((height, width), -1, dtype=torch.long)
+    rank = torch.full((height, width), -1, dtype=torch.long, device="cpu")   # also under a meta default
     for k, (i, j) in enumerate(positions):
         rank[i, j] = k
     if (rank < 0).any() or len(positions) != height * width:
