@@ -22,13 +22,15 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 import pixelar
-from pixelar.data.base import ArrayDataset
+from pixelar.data import load_dataset
 from pixelar.data.generic import load_npz
+from pixelar.errors import DataError
 from pixelar.evaluation.bpd import evaluate
 from pixelar.training import checkpoint as ckpt
 from pixelar.training.trainer import Trainer
@@ -39,15 +41,15 @@ PAPER_NATS = {"pixelcnn/mnist": 81.30, "row_lstm/mnist": 80.54, "diagonal_bilstm
 DEFAULT_MODELS = "pixelcnn/mnist,row_lstm/mnist,diagonal_bilstm/mnist"
 
 
-def test_subset(test: ArrayDataset, n: int) -> ArrayDataset:
+def test_subset(test: Any, n: int) -> Any:
     """The first n of a fixed shuffle (the test split is ordered by digit class); n=0: all."""
     if n <= 0 or n >= len(test):
         return test
     idx = np.sort(np.random.default_rng(0).permutation(len(test))[:n])
-    return ArrayDataset(test.images[idx], None, test.info)
+    return torch.utils.data.Subset(test, idx.tolist())
 
 
-def run_one(spec: str, args: argparse.Namespace, train: ArrayDataset, test: ArrayDataset) -> dict:
+def run_one(spec: str, args: argparse.Namespace, train: Any, test: Any) -> dict:
     name, preset = spec.split("/")
     out = args.out / f"{name}-{preset}"
     if ckpt.checkpoint_dirs(out) and not args.resume:
@@ -99,12 +101,16 @@ def main() -> int:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     path = args.data / "binarized_mnist.npz"
-    if not path.exists():
-        print(f"binarized MNIST not found at {path} (see ../shared/data/README.md); pass --data DIR, "
-              "or get the official .amat files with `pixelar datasets` (binarized_mnist)", file=sys.stderr)
-        return 2
-    train = load_npz(path, "train", num_levels=2)
-    test = test_subset(load_npz(path, "test", num_levels=2), args.test_images)
+    if path.exists():
+        train, test = load_npz(path, "train", num_levels=2), load_npz(path, "test", num_levels=2)
+    else:   # the official .amat files in pixelar's cache (data set "binarized_mnist"), if there
+        try:
+            train, test = (load_dataset("binarized_mnist", split, download=False) for split in ("train", "test"))
+        except DataError as e:
+            print(f"binarized MNIST not found: no {path} (see ../shared/data/README.md; pass --data DIR) "
+                  f"and no .amat files ({e})", file=sys.stderr)
+            return 2
+    test = test_subset(test, args.test_images)
     rows = [run_one(spec.strip(), args, train, test) for spec in args.models.split(",") if spec.strip()]
     print(f"\nTable 4, binarized MNIST test NLL (nats; {rows[0]['test_images']} test images)")
     print(f"{'model':30s} {'steps':>7s} {'epochs':>7s} {'train min':>9s} {'ours':>8s} {'paper':>7s}")
