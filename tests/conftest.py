@@ -20,15 +20,17 @@ def all_presets() -> list[tuple[str, str]]:
     return [(name, preset) for name, e in pixelar.MODELS.items() for preset in e.presets]
 
 
-# Full-width presets whose 8x8 causality check takes minutes on 2 CPU cores (recurrent layers
-# with 2h = 256..1024 features over 192 image copies): it runs under `make test-slow`; their
-# layer code is checked at reduced width in the default suite (tests/models/test_pixelrnn.py).
-SLOW_CAUSALITY = {("row_lstm", "cifar10"), ("row_lstm", "imagenet32"), ("row_lstm", "imagenet64"),
-                  ("diagonal_bilstm", "cifar10"), ("multiscale_pixelrnn", "imagenet64")}
+# Full-width presets whose 8x8 oracles take minutes on 2 CPU cores (recurrent layers with
+# 2h = 256..1024 features over 192 image copies; attention at ~90 M parameters): they run under
+# `make test-slow`; their layer code is checked at reduced width in the default suite
+# (tests/models/test_pixelrnn.py, test_pixelsnail.py).
+SLOW_PRESETS = {("row_lstm", "cifar10"), ("row_lstm", "imagenet32"), ("row_lstm", "imagenet64"),
+                ("diagonal_bilstm", "cifar10"), ("multiscale_pixelrnn", "imagenet64"),
+                ("pixelsnail", "cifar10"), ("pixelsnail", "imagenet32")}
 
 
 def with_slow_marks(presets: list[tuple[str, str]]) -> list:
-    return [pytest.param(m, p, id=f"{m}-{p}", marks=[pytest.mark.slow] if (m, p) in SLOW_CAUSALITY else [])
+    return [pytest.param(m, p, id=f"{m}-{p}", marks=[pytest.mark.slow] if (m, p) in SLOW_PRESETS else [])
             for m, p in presets]
 
 

@@ -92,7 +92,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--class", dest="label", type=int, help="class label for class-conditional models")
-
+    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    p.add_argument("--device", default="cpu")
 
     p = sub.add_parser("colorize", help="colour a grayscale image with a grayscale_pixelcnn (samples of p(x | ŷ))")
     p.add_argument("--checkpoint", required=True, help="a grayscale_pixelcnn checkpoint or run directory")

@@ -209,7 +209,7 @@ def test_build_distribution() -> None:
     assert build_distribution("logistic_mixture", 1, 256).num_params == 30
     assert build_distribution("categorical", 3, 256).num_params == 768
     assert build_distribution("categorical_linear", 3, 256).num_params == (3 + 3) * 256
-    with pytest.raises(ConfigError, match="bernoulli, categorical, categorical_linear, logistic_mixture"):
+    with pytest.raises(ConfigError, match="bernoulli, categorical, categorical_linear, channel_logistic_mixture, logistic_mixture"):
         build_distribution("gaussian", 3, 256)
     with pytest.raises(ConfigError, match="num_mixtures"):
         build_distribution("categorical", 3, 256, num_mixtures=5)

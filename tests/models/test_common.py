@@ -27,21 +27,16 @@ def _distinct_at_reduced_size(presets: list[tuple[str, str]]) -> list[tuple[str,
     return out
 
 
-PRESETS = _distinct_at_reduced_size(all_presets())
-ids = [f"{m}-{p}" for m, p in PRESETS]
-# Presets whose oracles take minutes at SIZE on 2 CPU cores (attention at full resolution, ~90 M
-# parameters) run under `make test-slow`; their own test files check them by default at a smaller size.
-SLOW = {("pixelsnail", "cifar10"), ("pixelsnail", "imagenet32")}
-PRESETS = [pytest.param(m, p, marks=pytest.mark.slow) if (m, p) in SLOW else (m, p) for m, p in PRESETS]
+PRESETS = with_slow_marks(_distinct_at_reduced_size(all_presets()))
 
 
-@pytest.mark.parametrize("name,preset", with_slow_marks(PRESETS))
+@pytest.mark.parametrize("name,preset", PRESETS)
 def test_exact_causality(name, preset):
     model = reduced(name, preset, image_size=SIZE)
     assert find_leaks(model) == []
 
 
-@pytest.mark.parametrize("name,preset", PRESETS, ids=ids)
+@pytest.mark.parametrize("name,preset", PRESETS)
 def test_uniform_model_gives_log2_k_bits_per_dim(name, preset):
     model = reduced(name, preset, image_size=SIZE)
     if model.config.distribution.endswith("logistic_mixture"):   # no exactly uniform mixture: softmax head
@@ -61,7 +56,7 @@ def test_uniform_model_gives_log2_k_bits_per_dim(name, preset):
     assert torch.allclose(bpd, torch.full_like(bpd, expected), atol=1e-6, rtol=0)
 
 
-@pytest.mark.parametrize("name,preset", PRESETS, ids=ids)
+@pytest.mark.parametrize("name,preset", PRESETS)
 def test_save_load_gives_identical_log_probs(name, preset, tmp_path):
     model = reduced(name, preset, image_size=SIZE).eval()
     c, s, k = model.image_shape[0], SIZE, model.config.num_levels
@@ -73,7 +68,7 @@ def test_save_load_gives_identical_log_probs(name, preset, tmp_path):
     assert torch.equal(model.log_prob(x, cond), loaded.log_prob(x, cond))
 
 
-@pytest.mark.parametrize("name,preset", PRESETS, ids=ids)
+@pytest.mark.parametrize("name,preset", PRESETS)
 def test_one_training_step_at_reduced_size(name, preset):
     model = reduced(name, preset, image_size=SIZE)
     c, k = model.config.image_channels, model.config.num_levels

@@ -65,7 +65,15 @@ def causal_context(model: AutoregressiveModel, row: int, col: int) -> torch.Tens
 def receptive_field(model: AutoregressiveModel, row: int, col: int, x: torch.Tensor | None = None,
                     cond: torch.Tensor | None = None, seed: int = 0, threshold: float = 1e-3) -> ReceptiveField:
     """|∂ log p(x_(row,col) | earlier) / ∂x| for one image x (1, C, H, W) of levels (default: uniform noise
-    from ``seed``). Runs in eval mode (no dropout); the model is left as it was."""
+    from ``seed``). Runs in eval mode (no dropout); the model is left as it was.
+
+    Models with auxiliary variables are mapped through their last autoregressive factor
+    (p(x | ŷ), or the finest pyramid level) with its conditioning held fixed: the map shows what
+    that factor's conditional reads of x, as the causality oracle checks it.
+    """
+    if hasattr(model, "causal_factors"):
+        from .causality import causal_factors
+        model = causal_factors(model, seed)[-1][1]
     c, h, w = model.image_shape
     if not (0 <= row < h and 0 <= col < w):
         raise ValueError(f"pixel ({row}, {col}) is outside the {h}x{w} image")
