@@ -123,14 +123,19 @@ class PixelCNNPlusPlus(DataDependentInit, AutoregressiveModel):
         c_in = config.image_channels + 1                       # + a channel of ones: marks the padding
         p = config.dropout
 
+        if config.receptive_width:
+            self.small = SmallStack(c_in, F_, config.receptive_width, config.receptive_height, config.num_nin,
+                                    p, k)
+        else:
+            self._build_six_blocks(c_in, F_, R, k, p)
+        # the head is made last, so the six-block network's weights draw in the reference's order
         if config.distribution == "channel_logistic_mixture":
             self.out = ChannelHead(F_, config.image_channels, self.distribution.num_params)
         else:
             self.out = nin(F_, self.distribution.num_params)
-        if config.receptive_width:
-            self.small = SmallStack(c_in, F_, config.receptive_width, config.receptive_height, config.num_nin,
-                                    p, k)
-            return
+
+    def _build_six_blocks(self, c_in: int, F_: int, R: int, k: int, p: float) -> None:
+        spatial_channels = self.spatial_channels
 
         def u_layer(skip: int) -> GatedResNet:
             return GatedResNet(F_, DownShiftedConv2d, skip, p, k, spatial_channels)
