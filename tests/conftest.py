@@ -20,15 +20,17 @@ def all_presets() -> list[tuple[str, str]]:
     return [(name, preset) for name, e in pixelar.MODELS.items() for preset in e.presets]
 
 
-# Full-width presets whose 8x8 causality check takes minutes on 2 CPU cores (recurrent layers
-# with 2h = 256..1024 features over 192 image copies): it runs under `make test-slow`; their
-# layer code is checked at reduced width in the default suite (tests/models/test_pixelrnn.py).
-SLOW_CAUSALITY = {("row_lstm", "cifar10"), ("row_lstm", "imagenet32"), ("row_lstm", "imagenet64"),
-                  ("diagonal_bilstm", "cifar10"), ("multiscale_pixelrnn", "imagenet64")}
+# Full-width presets too costly for the default suite on 2 CPU cores; they run under
+# `make test-slow`, and their layer code is checked at reduced width in the default suite
+# (tests/models/test_pixelrnn.py). SLOW_PRESETS: every oracle (46M-92M parameters: building,
+# saving and one step take tens of seconds); SLOW_CAUSALITY: the 8x8 causality check (192 image
+# copies through recurrent layers of 2h = 256..1024 features: minutes).
+SLOW_PRESETS = {("row_lstm", "imagenet32"), ("row_lstm", "imagenet64"), ("multiscale_pixelrnn", "imagenet64")}
+SLOW_CAUSALITY = SLOW_PRESETS | {("row_lstm", "cifar10"), ("diagonal_bilstm", "cifar10")}
 
 
-def with_slow_marks(presets: list[tuple[str, str]]) -> list:
-    return [pytest.param(m, p, id=f"{m}-{p}", marks=[pytest.mark.slow] if (m, p) in SLOW_CAUSALITY else [])
+def with_slow_marks(presets: list[tuple[str, str]], slow: set[tuple[str, str]] = SLOW_PRESETS) -> list:
+    return [pytest.param(m, p, id=f"{m}-{p}", marks=[pytest.mark.slow] if (m, p) in slow else [])
             for m, p in presets]
 
 

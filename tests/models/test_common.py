@@ -9,20 +9,19 @@ import torch
 
 import pixelar
 from pixelar.evaluation.causality import find_leaks
-from tests.conftest import all_presets, reduced, with_slow_marks
+from tests.conftest import SLOW_CAUSALITY, all_presets, reduced, with_slow_marks
 
 PRESETS = all_presets()
 SIZE = 8   # reduced image size: every model's down-sampling divides it
-ids = [f"{m}-{p}" for m, p in PRESETS]
 
 
-@pytest.mark.parametrize("name,preset", with_slow_marks(PRESETS))
+@pytest.mark.parametrize("name,preset", with_slow_marks(PRESETS, SLOW_CAUSALITY))
 def test_exact_causality(name, preset):
     model = reduced(name, preset, image_size=SIZE)
     assert find_leaks(model) == []
 
 
-@pytest.mark.parametrize("name,preset", PRESETS, ids=ids)
+@pytest.mark.parametrize("name,preset", with_slow_marks(PRESETS))
 def test_uniform_model_gives_log2_k_bits_per_dim(name, preset):
     model = reduced(name, preset, image_size=SIZE)
     if model.config.distribution == "logistic_mixture":   # no exactly uniform mixture: use a softmax head
@@ -39,7 +38,7 @@ def test_uniform_model_gives_log2_k_bits_per_dim(name, preset):
     assert torch.allclose(bpd, torch.full_like(bpd, math.log2(k)), atol=1e-6, rtol=0)
 
 
-@pytest.mark.parametrize("name,preset", PRESETS, ids=ids)
+@pytest.mark.parametrize("name,preset", with_slow_marks(PRESETS))
 def test_save_load_gives_identical_log_probs(name, preset, tmp_path):
     model = reduced(name, preset, image_size=SIZE).eval()
     c, s, k = model.image_shape[0], SIZE, model.config.num_levels
@@ -51,7 +50,7 @@ def test_save_load_gives_identical_log_probs(name, preset, tmp_path):
     assert torch.equal(model.log_prob(x, cond), loaded.log_prob(x, cond))
 
 
-@pytest.mark.parametrize("name,preset", PRESETS, ids=ids)
+@pytest.mark.parametrize("name,preset", with_slow_marks(PRESETS))
 def test_one_training_step_at_reduced_size(name, preset):
     model = reduced(name, preset, image_size=SIZE)
     c, k = model.config.image_channels, model.config.num_levels
