@@ -8,6 +8,9 @@ layer's output is summed into the output (§3.4 "skip connections"); then two
 "ReLU, 1×1 mask-B convolution" layers to ``output_features`` and to the distribution
 parameters (a 256-way softmax per sub-pixel, or a sigmoid for binary images).
 
+The first Diagonal BiLSTM layer's right-to-left direction also reads the image itself
+(``right_reads_image``, see DiagonalBiLSTMConfig), so the receptive field is every earlier pixel.
+
 With RGB and a categorical output every feature map is split into R, G, B groups and
 every convolution reading the current pixel is mask B (the first one mask A), so the
 R -> G -> B order holds inside a pixel.
