@@ -15,7 +15,7 @@ PRESETS = all_presets()
 SIZE = 8   # reduced image size: every model's down-sampling divides it
 ids = [f"{m}-{p}" for m, p in PRESETS]
 # Presets whose oracles take minutes at SIZE on 2 CPU cores (attention at full resolution, ~90 M
-# parameters) run under `make test-slow`; their own test files check them by default at a smaller size.
+# parameters) run under `make test-slow`; by default the same code runs at reduced widths (`small`).
 SLOW = {("pixelsnail", "cifar10"), ("pixelsnail", "imagenet32")}
 PRESETS = [pytest.param(m, p, marks=pytest.mark.slow) if (m, p) in SLOW else (m, p) for m, p in PRESETS]
 
