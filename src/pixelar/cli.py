@@ -125,6 +125,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--image", help="input image (default: uniform noise drawn from --seed)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random weights and of the noise input")
     p.add_argument("--threshold", type=float, default=1e-3, help="magnitude that counts as covered")
+    p.add_argument("--init-images", type=int, default=8,
+                   help="noise images for the data-dependent init of weight-normalized models (random init)")
+    p.add_argument("--no-init", action="store_true", help="skip that init: raw constructor weights")
     p.add_argument("--out", required=True, help="PNG heat map to write")
     p.add_argument("--scale", type=int, default=12, help="screen pixels per image pixel")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")

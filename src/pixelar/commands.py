@@ -287,6 +287,15 @@ def cmd_receptive_field(args: argparse.Namespace) -> int:
         torch.manual_seed(args.seed)
         model = registry.build(args.model, args.preset, **overrides)
         what = f"{args.model} ({args.preset or registry.entry(args.model).default_preset}) at random init"
+        if getattr(model, "needs_data_dependent_init", False) and not args.no_init:
+            # The weights training starts from: weight-normalized models first get their
+            # data-dependent init (here on noise images from the seed), as the trainer does.
+            g = torch.Generator().manual_seed(args.seed + 1)
+            noise = torch.randint(0, model.config.num_levels, (args.init_images, *model.image_shape), generator=g)
+            labels = (torch.randint(0, model.config.num_classes, (args.init_images,), generator=g)
+                      if model.config.num_classes else None)
+            model.data_dependent_init(noise, labels)
+            what += f" (data-dependent init on {args.init_images} noise images)"
     c, s, k = model.image_shape[0], model.config.image_size, model.config.num_levels
     row, col = args.pixel
     if not (0 <= row < s and 0 <= col < s):

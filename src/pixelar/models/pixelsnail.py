@@ -49,7 +49,7 @@ from ..errors import ConfigError
 from ..nn.attention import CausalAttention, earlier_mask, rank_map
 from ..nn.shifted import DownRightShiftedConv2d, nin
 from ..nn.weightnorm import DataDependentInit, WeightNormConv2d
-from .base import AutoregressiveModel, ImageModelConfig
+from .base import AutoregressiveModel, ImageModelConfig, IncrementalState
 from .pixelcnn_pp import GatedResNet
 
 
@@ -177,6 +177,11 @@ class PixelSNAIL(DataDependentInit, AutoregressiveModel):
         if self.config.ordering == "zigzag":
             return zigzag_positions(self.config.image_size, self.config.zigzag_block)
         return super().positions()
+
+    def incremental(self, n: int, cond: torch.Tensor | None) -> IncrementalState:
+        """Cached sampling state (``sampling/cached_pixelsnail.py``): one pixel's layers per step."""
+        from ..sampling.cached_pixelsnail import PixelSNAILState
+        return PixelSNAILState(self, n, cond)
 
     def _run(self, layer: nn.Module, *args: torch.Tensor | None) -> torch.Tensor:
         if self.config.checkpoint_activations and self.training and torch.is_grad_enabled():

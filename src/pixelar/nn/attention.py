@@ -36,24 +36,25 @@ class CausalAttention(nn.Module):
 
     query (N, Dk, H, W), key (N, Dk, H, W), value (N, Dv, H, W) -> (N, Dv, H, W).
     ``mask`` is :func:`earlier_mask` of the model's ordering, (HW, HW) bool.
-    Memory: one (N, HW, HW) float score matrix (plus its softmax for backward);
-    that is 16 × 1024² × 4 B = 64 MiB per layer for 32×32 at batch 16, and
-    1 GiB per layer for 64×64.
+    Memory: the (N, HW, HW) softmax is kept for backward, 16 × 1024² × 4 B = 64 MiB
+    per layer for 32×32 at batch 16 and 1 GiB per layer for 64×64 (16× more: HW²),
+    plus one score matrix of the same size while a layer runs.
     """
 
     def forward(self, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
                 mask: torch.Tensor) -> torch.Tensor:
         n, dk, h, w = query.shape
-        q = query.flatten(2).transpose(1, 2)                       # (N, HW, Dk)
+        q = query.flatten(2).transpose(1, 2) / math.sqrt(dk)       # (N, HW, Dk), scaled before the product
         k = key.flatten(2)                                         # (N, Dk, HW)
         v = value.flatten(2).transpose(1, 2)                       # (N, HW, Dv)
-        scores = torch.bmm(q, k) / math.sqrt(dk)                   # (N, HW, HW)
+        scores = torch.bmm(q, k)                                   # (N, HW, HW)
         # Rows with no earlier key (the first position) would be softmax over nothing: let them see
         # everything (a valid softmax, no NaN) and zero their output below, which also zeroes every
         # gradient through them. Masked entries are -inf: exp gives exact zeros, so a later
-        # position contributes exactly nothing, in the forward and the backward pass.
+        # position contributes exactly nothing, in the forward and the backward pass. In place:
+        # bmm's backward does not need its output, so only the softmax output is kept for backward.
         has_any = mask.any(dim=1)                                  # (HW,)
         allowed = mask | ~has_any[:, None]
-        probs = torch.softmax(scores.masked_fill(~allowed, float("-inf")), dim=-1)
+        probs = torch.softmax(scores.masked_fill_(~allowed, float("-inf")), dim=-1)
         out = torch.bmm(probs, v) * has_any[None, :, None].to(v.dtype)   # (N, HW, Dv)
         return out.transpose(1, 2).reshape(n, -1, h, w)
