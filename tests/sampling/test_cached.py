@@ -161,3 +161,22 @@ def test_auto_picks_cached_for_these_families():
     from pixelar.sampling.cached import sample_cached
     for name in FAMILIES:
         assert _pick_method(tiny(name, pixelar.MODELS[name].default_preset, 8), "auto") is sample_cached
+
+
+def test_cli_sample_and_complete_give_the_same_png_with_every_method(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from pixelar.cli import main
+    model = tiny("pixelcnn_pp", "cifar10_class", 4)
+    model.save(tmp_path / "ckpt")
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (4, 4, 3), dtype=np.uint8)).save(tmp_path / "in.png")
+    for cmd, extra in [("sample", ["-n", "2"]),
+                       ("complete", ["-n", "2", "--input", str(tmp_path / "in.png"), "--known", "top-half"])]:
+        pngs = []
+        for method in ("naive", "cached", "auto"):
+            out = tmp_path / f"{cmd}-{method}.png"
+            assert main([cmd, "--checkpoint", str(tmp_path / "ckpt"), "--class", "2", "--seed", "3",
+                         "--method", method, "--out", str(out), *extra]) == 0
+            pngs.append(out.read_bytes())
+        assert pngs[0] == pngs[1] == pngs[2]

@@ -51,7 +51,9 @@ class IncrementalState:
     the pixel is known, so that caches see its final value); otherwise ``ch`` is None and the
     call happens once per position. It returns the (N, P, 1, 1) parameters the naive sampler
     would read at (i, j): equal up to floating-point summation order, so that the same
-    generator gives the same images. Conditioning inputs are computed once, in the constructor.
+    generator gives the same images. With ``ch`` given, only channel ch's parameters
+    (``distribution.param_channels(ch)``) are read, so a state may leave the others unset
+    (zero). Conditioning inputs are computed once, in the constructor.
     """
 
     def params(self, x: torch.Tensor, i: int, j: int, ch: int | None) -> torch.Tensor:

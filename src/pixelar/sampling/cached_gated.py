@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from ..models.base import IncrementalState
 from ..models.gated_pixelcnn import GatedPixelCNN
 from ..nn.gated import gated_activation
-from .windows import Canvas, linear, masked_matrix
+from .windows import Canvas, OutputLayer, linear, masked_matrix
 
 
 class GatedPixelCNNState(IncrementalState):
@@ -44,7 +44,7 @@ class GatedPixelCNNState(IncrementalState):
         self.h_outs = [masked_matrix(l.h_out) for l in layers]
         self.cond_bias = ([e(cond).detach() for e in model.class_embeddings]
                           if model.class_embeddings is not None else [None] * len(layers))
-        self.out1, self.out2 = masked_matrix(model.out1), masked_matrix(model.out2)
+        self.out1, self.out2 = masked_matrix(model.out1), OutputLayer(model.out2, model.distribution)
         # Vertical inputs of layers 1.. (outputs of layers 0..L-2), zero-padded: (N, h, H + p, W + 2p).
         self.v_maps = [torch.zeros(n, hid, s + self.p, s + 2 * self.p, device=dev) for _ in layers[1:]]
         # Horizontal inputs of layers 1.. on the current row, zero-padded on the left/right: (N, h, W + 2p).
@@ -94,4 +94,4 @@ class GatedPixelCNNState(IncrementalState):
                 row[:, :, j + self.p] = h
                 win = row[:, :, j:j + 2 * self.p + 1]
         y = linear(F.relu(h), *self.out1)
-        return linear(F.relu(y), *self.out2)[:, :, None, None]              # (N, P, 1, 1)
+        return self.out2(F.relu(y), ch)              # (N, P, 1, 1)

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from ..models.base import IncrementalState
 from ..models.pixelcnn import PixelCNN
-from .windows import Canvas, linear, masked_matrix
+from .windows import Canvas, OutputLayer, linear, masked_matrix
 
 
 class PixelCNNState(IncrementalState):
@@ -42,7 +42,7 @@ class PixelCNNState(IncrementalState):
         self.blocks = [(masked_matrix(b.reduce), masked_matrix(b.conv), masked_matrix(b.expand))
                        for b in model.blocks]
         self.out1 = masked_matrix(model.out1)
-        self.out2 = masked_matrix(model.out2)
+        self.out2 = OutputLayer(model.out2, model.distribution)
         # Input of every block's k×k conv (after ReLU), zero-padded: (N, h, H + p, W + 2p).
         self.caches = [torch.zeros(n, cfg.hidden, s + self.p, s + 2 * self.p, device=dev) for _ in model.blocks]
 
@@ -61,5 +61,5 @@ class PixelCNNState(IncrementalState):
             t = linear(cache[:, :, i:i + self.p + 1, j:j + k].reshape(n, -1), *conv)
             y = y + linear(F.relu(t), *exp)            # (N, 2h), the residual
         y = linear(F.relu(y), *self.out1)
-        return linear(F.relu(y), *self.out2)[:, :, None, None]   # (N, P, 1, 1)
+        return self.out2(F.relu(y), ch)   # (N, P, 1, 1)
 

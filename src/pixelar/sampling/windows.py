@@ -41,6 +41,35 @@ def linear(vec: torch.Tensor, mat: torch.Tensor, bias: torch.Tensor | None) -> t
     return torch.addmm(bias, vec, mat)
 
 
+class OutputLayer:
+    """The last masked 1×1 layer, computing only what the sampler reads.
+
+    When a pixel's channels are drawn one at a time (``ch`` given), the sampler reads only
+    channel ch's parameters (``distribution.param_channels(ch)``), so only those columns of
+    the (often largest) output matrix are multiplied; the other entries of the returned
+    (N, P, 1, 1) tensor are left at zero. With ``ch=None`` all parameters are computed.
+    """
+
+    def __init__(self, conv: nn.Conv2d, distribution) -> None:
+        self.mat, self.bias = masked_matrix(conv)
+        self.num_params = self.mat.shape[1]
+        self.per_channel = []
+        if distribution.autoregressive_channels and distribution.num_channels > 1:
+            for c in range(distribution.num_channels):
+                sl = distribution.param_channels(c)
+                self.per_channel.append((sl, self.mat[:, sl].contiguous(),
+                                         None if self.bias is None else self.bias[sl]))
+
+    def __call__(self, vec: torch.Tensor, ch: int | None) -> torch.Tensor:
+        """(N, K) features -> (N, P, 1, 1) parameters (only channel ch's when ch is given)."""
+        if ch is None or not self.per_channel:
+            return linear(vec, self.mat, self.bias)[:, :, None, None]
+        sl, mat, bias = self.per_channel[ch]
+        out = vec.new_zeros(vec.shape[0], self.num_params)
+        out[:, sl] = linear(vec, mat, bias)
+        return out[:, :, None, None]
+
+
 class Canvas:
     """The image scaled to [-1, 1] as the network sees it, zero-padded, filled as pixels become final.
 
