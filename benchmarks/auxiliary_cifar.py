@@ -75,7 +75,8 @@ def main() -> int:
         row = {"model": name, "preset": preset, "parameters": m.num_parameters(), "minutes": args.minutes,
                "steps": result["step"], "train_images": len(train), "test_images": r["num_images"],
                "test_bits_per_dim": round(r["bits_per_dim"], 4), "bound": r["bound"],
-               "sampling_seconds_per_image": round(per_image, 2), "sampler": "naive per factor",
+               "sampling_seconds_per_image": round(per_image, 2),
+               "sampler": "naive per factor" if hasattr(m, "log_prob_parts") else "auto",
                "threads": torch.get_num_threads()}
         if "parts_bits_per_dim" in r:
             row["parts_bits_per_dim"] = {k: round(v, 4) for k, v in r["parts_bits_per_dim"].items()}
