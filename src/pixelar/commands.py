@@ -200,12 +200,15 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     model = ckpt.load(args.checkpoint, map_location=args.device)
     if not hasattr(model, "upscale"):
         raise PixelarError(f"{model.name} models one resolution and cannot upscale; use a model with "
-                           "scales (e.g. multiscale_pixelcnn)")
+                           "scales (multiscale_pixelcnn or pyramid_pixelcnn)")
     c, k = model.config.image_channels, model.config.num_levels
     low = read_image(args.input, c, _image_side(args.input), k)                     # (C, h, h)
     cond = _cond(model, args.label, 1, args.device)
     g = torch.Generator(device=args.device).manual_seed(args.seed)
-    high = model.upscale(low[None].to(args.device), cond=cond, generator=g, temperature=args.temperature)[0]
+    # multiscale_pixelcnn keeps the given pixels at stride S/h; pyramid_pixelcnn samples an image whose
+    # half-resolution pyramid levels average back to the input exactly
+    extra = {"cond": cond} if cond is not None else {}
+    high = model.upscale(low[None].to(args.device), generator=g, temperature=args.temperature, **extra)[0]
     a = levels_to_uint8(high.cpu(), k).permute(1, 2, 0).numpy()                     # (S, S, C) 0..255
     save_png(Image.fromarray(a[:, :, 0] if c == 1 else a), args.out, force=args.force)
     print(f"wrote the {high.shape[-1]}x{high.shape[-1]} upscaling of {args.input} "
