@@ -10,7 +10,7 @@ import torch
 
 import pixelar
 from pixelar.evaluation.causality import find_leaks
-from tests.conftest import all_presets, reduced, with_slow_marks
+from tests.conftest import SLOW_CAUSALITY, all_presets, reduced, with_slow_marks
 
 SIZE = 8   # reduced image size: every model's down-sampling divides it
 
@@ -27,10 +27,11 @@ def _distinct_at_reduced_size(presets: list[tuple[str, str]]) -> list[tuple[str,
     return out
 
 
-PRESETS = with_slow_marks(_distinct_at_reduced_size(all_presets()))
+DISTINCT = _distinct_at_reduced_size(all_presets())
+PRESETS = with_slow_marks(DISTINCT)
 
 
-@pytest.mark.parametrize("name,preset", PRESETS)
+@pytest.mark.parametrize("name,preset", with_slow_marks(DISTINCT, SLOW_CAUSALITY))
 def test_exact_causality(name, preset):
     model = reduced(name, preset, image_size=SIZE)
     assert find_leaks(model) == []
