@@ -16,6 +16,16 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
 
 
+@pytest.fixture
+def one_thread():
+    """One intra-op thread for the test: samplers and tiny networks run many small ops, which two
+    OpenMP threads on a busy 2-core machine make ~40x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def all_presets() -> list[tuple[str, str]]:
     return [(name, preset) for name, e in pixelar.MODELS.items() for preset in e.presets]
 

@@ -10,12 +10,7 @@ import pixelar
 from pixelar.cli import main
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")   # many tiny ops: see conftest.one_thread
 
 
 @pytest.fixture

@@ -18,13 +18,7 @@ from pixelar.evaluation.causality import dependency_grads, find_leaks
 from pixelar.models.multiscale_pixelcnn import MultiscalePixelCNN, random_crop
 from pixelar.sampling.multiscale import network_evaluations
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny convolutions run ~40x slower with two OpenMP threads on a busy 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")   # many tiny ops: see conftest.one_thread
 
 
 TINY = dict(base_hidden=8, base_layers=2, base_output_features=16, hidden=8, num_resnet=1, num_pixelcnn=2)

@@ -17,12 +17,7 @@ from pixelar.nn.text import encode_text
 WORDS = ["top", "bottom", "left", "right"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")   # many tiny ops: see conftest.one_thread
 
 
 def half_planes() -> torch.Tensor:

@@ -30,13 +30,7 @@ def test_models_without_a_cached_state_sample_naively_under_auto():
     assert torch.equal(a, model.sample(1, method="naive", generator=torch.Generator().manual_seed(0)))
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Per-position work is many tiny ops: with two OpenMP threads on a busy machine they spin."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")   # many tiny ops: see conftest.one_thread
 
 
 def tiny(name: str, preset: str, size: int, **over) -> pixelar.models.base.AutoregressiveModel:
