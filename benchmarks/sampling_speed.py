@@ -22,7 +22,6 @@ import torch
 
 import pixelar
 from pixelar.sampling import complete
-from pixelar.sampling.cached import supports_cached
 from pixelar.sampling.naive import draw, steps
 
 MODELS = [("pixelcnn", "cifar10"), ("gated_pixelcnn", "cifar10"), ("pixelcnn_pp", "cifar10"),
@@ -109,7 +108,7 @@ def main() -> None:
         model = build(name, preset)
         for n in args.batch:
             naive = naive_seconds_per_image(model, n, args.naive_steps)
-            if supports_cached(model):
+            if model.has_cached_sampler():
                 cached = cached_seconds_per_image(model, n, args.rows)
                 tail = f"{cached:>14.3f}{naive / cached:>9.0f}x"
             else:

@@ -11,7 +11,6 @@ import pytest
 import torch
 
 import pixelar
-from pixelar.sampling.cached import supports_cached
 from pixelar.sampling.naive import steps
 from tests.conftest import reduced
 
@@ -23,7 +22,7 @@ ids = [f"{m}-{p}" for m, p in PRESETS]
 
 def test_models_without_a_cached_state_sample_naively_under_auto():
     model = tiny("pixelcnn_pp", "table2_11x5_ar_channel", 4)
-    assert not supports_cached(model)
+    assert not model.has_cached_sampler()
     with pytest.raises(pixelar.PixelarError, match="no cached sampler"):
         model.sample(1, method="cached")
     a = model.sample(1, generator=torch.Generator().manual_seed(0))
@@ -58,7 +57,7 @@ def _both(fn, **kw) -> tuple[torch.Tensor, torch.Tensor]:
 @pytest.mark.parametrize("name,preset", PRESETS, ids=ids)
 def test_cached_samples_equal_naive_samples(name, preset):
     model = tiny(name, preset, 8)
-    assert supports_cached(model)
+    assert model.has_cached_sampler()
     a, b = _both(model.sample, n=2, cond=_cond(model, 2))
     assert torch.equal(a, b)
 

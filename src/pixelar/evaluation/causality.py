@@ -41,6 +41,17 @@ class Leak:
                 "which is not earlier in the ordering")
 
 
+def causal_context(model: Any, row: int, col: int) -> torch.Tensor:
+    """(H, W) bool: the pixels strictly before (row, col) in ``model.positions()``."""
+    _, h, w = model.image_shape
+    ctx = torch.zeros(h, w, dtype=torch.bool)
+    for i, j in model.positions():
+        if (i, j) == (row, col):
+            break
+        ctx[i, j] = True
+    return ctx
+
+
 def allowed_mask(model: Any, c: int, i: int, j: int) -> torch.Tensor:
     """(C, H, W) bool: inputs that the conditional of sub-pixel (c, i, j) may depend on:
     every channel of the pixels before (i, j) in ``model.positions()``, and channels < c
@@ -48,12 +59,8 @@ def allowed_mask(model: Any, c: int, i: int, j: int) -> torch.Tensor:
     single order (pixel groups drawn in parallel) states the set itself: ``model.allowed_inputs``."""
     if hasattr(model, "allowed_inputs"):
         return model.allowed_inputs(c, i, j)
-    C, H, W = model.image_shape
-    allowed = torch.zeros(C, H, W, dtype=torch.bool)
-    for ii, jj in model.positions():
-        if (ii, jj) == (i, j):
-            break
-        allowed[:, ii, jj] = True
+    C = model.image_shape[0]
+    allowed = causal_context(model, i, j).expand(C, -1, -1).clone()
     if model.distribution.autoregressive_channels:
         allowed[:c, i, j] = True
     return allowed

@@ -20,6 +20,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from ..models.base import AutoregressiveModel
+from .causality import causal_context, causal_factors
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,17 +52,6 @@ class ReceptiveField:
         return int(((self.magnitude > 0) & others).sum())
 
 
-def causal_context(model: AutoregressiveModel, row: int, col: int) -> torch.Tensor:
-    """(H, W) bool: the pixels strictly before (row, col) in the model's ordering."""
-    _, h, w = model.image_shape
-    ctx = torch.zeros(h, w, dtype=torch.bool)
-    for i, j in model.positions():
-        if (i, j) == (row, col):
-            break
-        ctx[i, j] = True
-    return ctx
-
-
 def receptive_field(model: AutoregressiveModel, row: int, col: int, x: torch.Tensor | None = None,
                     cond: torch.Tensor | None = None, seed: int = 0, threshold: float = 1e-3) -> ReceptiveField:
     """|∂ log p(x_(row,col) | earlier) / ∂x| for one image x (1, C, H, W) of levels (default: uniform noise
@@ -72,7 +62,6 @@ def receptive_field(model: AutoregressiveModel, row: int, col: int, x: torch.Ten
     that factor's conditional reads of x, as the causality oracle checks it.
     """
     if hasattr(model, "causal_factors"):
-        from .causality import causal_factors
         model = causal_factors(model, seed)[-1][1]
     c, h, w = model.image_shape
     if not (0 <= row < h and 0 <= col < w):

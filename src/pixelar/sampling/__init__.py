@@ -13,7 +13,7 @@ import torch
 
 from ..errors import PixelarError
 from ..models.base import AutoregressiveModel
-from .cached import sample_cached, supports_cached
+from .cached import sample_cached
 from .naive import sample_naive
 
 METHODS = ("auto", "naive", "cached", "groups")
@@ -29,9 +29,9 @@ def _pick_method(model: AutoregressiveModel, method: str):
         if group_sampler is None:
             raise PixelarError(f"{model.name} has no group sampler; use method 'naive' or 'auto'")
         return group_sampler()
-    if method == "cached" and not supports_cached(model):
+    if method == "cached" and not model.has_cached_sampler():
         raise PixelarError(f"{model.name} has no cached sampler yet; use method 'naive' or 'auto'")
-    if method == "naive" or (method == "auto" and not supports_cached(model)):
+    if method == "naive" or (method == "auto" and not model.has_cached_sampler()):
         return sample_naive
     return sample_cached
 

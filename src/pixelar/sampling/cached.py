@@ -15,10 +15,6 @@ from ..models.base import AutoregressiveModel
 from .naive import check_known, draw, steps
 
 
-def supports_cached(model: AutoregressiveModel) -> bool:
-    return model.has_cached_sampler()
-
-
 @torch.no_grad()
 def sample_cached(model: AutoregressiveModel, x: torch.Tensor, known: torch.Tensor,
                   cond: torch.Tensor | None = None, generator: torch.Generator | None = None,
