@@ -32,7 +32,7 @@ from pixelar.data import load_dataset
 from pixelar.data.generic import load_npz
 from pixelar.errors import DataError
 from pixelar.evaluation.bpd import evaluate
-from pixelar.training import checkpoint as ckpt
+from pixelar import checkpoint as ckpt
 from pixelar.training.trainer import Trainer
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

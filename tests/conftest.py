@@ -51,6 +51,28 @@ def reduced(name: str, preset: str, image_size: int = 8, **over) -> pixelar.mode
     return pixelar.build(name, preset, image_size=image_size, **over)
 
 
+# Tiny widths for every config field that sets one (a field a model lacks is skipped): the preset's
+# depth, heads and wiring, small enough for exhaustive oracles on 2 CPU cores.
+TINY_WIDTHS = {"hidden": 6, "num_layers": 4, "output_features": 12, "num_filters": 4, "num_resnet": 1,
+               "num_blocks": 2, "key_channels": 4, "value_channels": 8, "base_hidden": 8, "base_layers": 2,
+               "base_output_features": 16, "num_pixelcnn": 2, "embedding_filters": 8, "embedding_resnet": 1}
+
+
+def tiny(name: str, preset: str, size: int = 8, **over) -> pixelar.models.base.AutoregressiveModel:
+    """The one tiny-model helper: the preset at ``size`` with TINY_WIDTHS (never wider than the preset),
+    after its data-dependent init when it has one, in eval mode."""
+    import dataclasses
+    cfg = pixelar.registry.get_preset(name, preset).model
+    fields = {f.name for f in dataclasses.fields(cfg)}
+    widths = {k: min(v, getattr(cfg, k)) for k, v in TINY_WIDTHS.items() if k in fields}
+    model = reduced(name, preset, image_size=size, **{**widths, **over})
+    if model.needs_data_dependent_init:
+        g = torch.Generator().manual_seed(1)
+        x = torch.randint(0, model.config.num_levels, (8, *model.image_shape), generator=g)
+        model.data_dependent_init(x, model.random_condition(8, generator=g))
+    return model.eval()
+
+
 def random_dataset(n: int, channels: int = 3, size: int = 8, levels: int = 256, classes: int = 0,
                    seed: int = 0, name: str = "toy") -> ArrayDataset:
     rng = np.random.default_rng(seed)

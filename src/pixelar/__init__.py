@@ -8,11 +8,10 @@
 """
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from .errors import CheckpointError, ConfigError, DataError, PixelarError
+from .presets import Preset
+from .registry import MODELS, build, load, register_model
+from .version import __version__
 
-from .errors import CheckpointError, ConfigError, DataError, PixelarError  # noqa: E402
-from .registry import MODELS, build  # noqa: E402
-from .training.checkpoint import load  # noqa: E402
-
-__all__ = ["build", "load", "MODELS", "PixelarError", "ConfigError", "DataError", "CheckpointError",
+__all__ = ["build", "load", "register_model", "Preset", "MODELS", "PixelarError", "ConfigError", "DataError", "CheckpointError",
            "__version__"]

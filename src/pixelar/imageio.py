@@ -103,3 +103,38 @@ def save_png(img: Image.Image, path: str | os.PathLike, force: bool = False) -> 
     img.save(tmp, format="PNG")
     tmp.replace(p)
     return p
+
+
+def image_size(path: str | os.PathLike) -> tuple[int, int]:
+    """(width, height) of an image file, read from its header (PixelarError if missing or unreadable)."""
+    try:
+        with Image.open(path) as img:
+            return img.size
+    except FileNotFoundError:
+        raise PixelarError(f"image '{path}' does not exist") from None
+    except (UnidentifiedImageError, OSError) as e:
+        raise PixelarError(f"cannot read image '{path}' ({e})") from None
+
+
+def image_channels(path: str | os.PathLike) -> int:
+    """1 for a grayscale image file (alpha ignored), 3 for a colour one (palette images are colour)."""
+    try:
+        with Image.open(path) as img:
+            bands = [b for b in img.getbands() if b != "A"]
+            return 1 if len(bands) == 1 and img.mode != "P" else 3
+    except FileNotFoundError:
+        raise PixelarError(f"image '{path}' does not exist") from None
+    except (UnidentifiedImageError, OSError) as e:
+        raise PixelarError(f"cannot read image '{path}' ({e})") from None
+
+
+def known_mask(spec: str, size: int) -> torch.Tensor:
+    """(1, H, W) bool of known pixels from 'top-half', 'left-half' or a mask image path (white = known)."""
+    m = torch.zeros(1, size, size, dtype=torch.bool)
+    if spec == "top-half":
+        m[:, : size // 2] = True
+    elif spec == "left-half":
+        m[:, :, : size // 2] = True
+    else:
+        m = read_mask(spec, size)
+    return m

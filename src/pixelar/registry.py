@@ -1,73 +1,72 @@
-"""The one list of models and presets that the CLI and the tests iterate over."""
+"""The one list of models and presets that the CLI and the tests iterate over, built from the presets.
+
+Every preset (``pixelar/presets/``) names its model class; a model is registered by its class's
+``name`` with all of its presets. ``build`` makes a model from a preset, ``load`` rebuilds a saved
+one. A model defined outside pixelar joins with :func:`register_model` and is then built, saved,
+loaded and trained like a built-in one.
+"""
 from __future__ import annotations
 
 import dataclasses
-import functools
+import os
 from typing import Any, Callable
 
+import torch
+
+from . import checkpoint as ckpt
 from . import config as config_lib
-from . import presets as P
-from .errors import ConfigError
+from . import presets as presets_lib
+from .errors import CheckpointError, ConfigError
 from .models.base import AutoregressiveModel
-from .models.gated_pixelcnn import GatedPixelCNN
-from .models.multiscale_pixelcnn import MultiscalePixelCNN
-from .models.grayscale_pixelcnn import GrayscalePixelCNN
-from .models.pixelcnn import PixelCNN
-from .models.multiscale_pixelrnn import MultiScalePixelRNN
-from .models.pixelcnn_pp import PixelCNNPlusPlus
-from .models.pixelrnn import DiagonalBiLSTMPixelRNN, RowLSTMPixelRNN
-from .models.pixelsnail import PixelSNAIL
-from .models.pyramid_pixelcnn import PyramidPixelCNN
+from .presets import Preset
 from .training.config import TrainConfig
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass
 class ModelEntry:
     model_class: type[AutoregressiveModel]
-    presets: dict[str, Callable[[], P.Preset]]
+    presets: dict[str, Callable[[], Preset]]
     default_preset: str
 
 
-MODELS: dict[str, ModelEntry] = {
-    "pixelcnn": ModelEntry(PixelCNN, {"cifar10": P.pixelcnn_cifar10, "mnist": P.pixelcnn_mnist,
-                                      "small": P.pixelcnn_small}, "cifar10"),
-    "gated_pixelcnn": ModelEntry(GatedPixelCNN, {"cifar10": P.gated_pixelcnn_cifar10,
-                                                 "cifar10_class": P.gated_pixelcnn_cifar10_class,
-                                                 "mnist": P.gated_pixelcnn_mnist,
-                                                 "small": P.gated_pixelcnn_small}, "cifar10"),
-    "pixelcnn_pp": ModelEntry(PixelCNNPlusPlus, {"cifar10": P.pixelcnn_pp_cifar10,
-                                                 "cifar10_class": P.pixelcnn_pp_cifar10_class,
-                                                 "small": P.pixelcnn_pp_small,
-                                                 **{f"table2_{w}x{h}_{v}": functools.partial(
-                                                     P.pixelcnn_pp_table2, w, h, v)
-                                                    for w, h in ((11, 5), (15, 8))
-                                                    for v in P.TABLE2_VARIANTS}}, "cifar10"),
-    "row_lstm": ModelEntry(RowLSTMPixelRNN, {"mnist": P.row_lstm_mnist, "cifar10": P.row_lstm_cifar10,
-                                             "imagenet32": P.row_lstm_imagenet32,
-                                             "imagenet64": P.row_lstm_imagenet64}, "cifar10"),
-    "diagonal_bilstm": ModelEntry(DiagonalBiLSTMPixelRNN, {"mnist": P.diagonal_bilstm_mnist,
-                                                           "mnist_1layer": P.diagonal_bilstm_mnist_1layer,
-                                                           "cifar10": P.diagonal_bilstm_cifar10}, "cifar10"),
-    "multiscale_pixelrnn": ModelEntry(MultiScalePixelRNN, {"mnist": P.multiscale_pixelrnn_mnist,
-                                                           "imagenet64": P.multiscale_pixelrnn_imagenet64},
-                                      "imagenet64"),
-    "pixelsnail": ModelEntry(PixelSNAIL, {"cifar10": P.pixelsnail_cifar10, "imagenet32": P.pixelsnail_imagenet32,
-                                          "small": P.pixelsnail_small}, "cifar10"),
-    "multiscale_pixelcnn": ModelEntry(MultiscalePixelCNN, {"small": P.multiscale_pixelcnn_small,
-                                                           "class_small": P.multiscale_pixelcnn_class_small,
-                                                           "spatial_small": P.multiscale_pixelcnn_spatial_small,
-                                                           "text_small": P.multiscale_pixelcnn_text_small,
-                                                           "imagenet_class": P.multiscale_pixelcnn_imagenet_class},
-                                      "small"),
-    "grayscale_pixelcnn": ModelEntry(GrayscalePixelCNN, {"cifar10": P.grayscale_pixelcnn_cifar10,
-                                                         "celeba32": P.grayscale_pixelcnn_celeba32,
-                                                         "celeba128": P.grayscale_pixelcnn_celeba128,
-                                                         "small": P.grayscale_pixelcnn_small}, "cifar10"),
-    "pyramid_pixelcnn": ModelEntry(PyramidPixelCNN, {"cifar10": P.pyramid_pixelcnn_cifar10,
-                                                     "celeba32": P.pyramid_pixelcnn_celeba32,
-                                                     "celeba128": P.pyramid_pixelcnn_celeba128,
-                                                     "small": P.pyramid_pixelcnn_small}, "cifar10"),
-}
+MODELS: dict[str, ModelEntry] = {}
+
+
+def register_model(model_class: type[AutoregressiveModel],
+                   presets: dict[str, Preset | Callable[[], Preset]] | None = None,
+                   default: str | None = None) -> ModelEntry:
+    """Register ``model_class`` under its ``name`` with named presets (Presets or builders).
+
+    With no presets, the model gets one, ``default``, made of its config class's defaults.
+    """
+    name = model_class.name
+    if not name:
+        raise ConfigError(f"{model_class.__name__} has no name: set the class attribute `name`")
+    builders: dict[str, Callable[[], Preset]] = {}
+    for key, p in (presets or {"default": Preset(model_class, model_class.config_class(), TrainConfig(),
+                                                  f"{name} with its config's defaults")}).items():
+        builders[key] = p if callable(p) else (lambda p=p: p)
+    entry = MODELS.get(name)
+    if entry is not None and entry.model_class is not model_class:
+        raise ConfigError(f"a different model is already registered as '{name}' ({entry.model_class.__name__})")
+    if entry is None:
+        entry = MODELS[name] = ModelEntry(model_class, {}, default or next(iter(builders)))
+    entry.presets.update(builders)
+    if default is not None:
+        entry.default_preset = default
+    return entry
+
+
+def _register_builtin() -> None:
+    """Group every declared preset by the model class it builds."""
+    for d in presets_lib.discover():
+        p = d.builder()
+        entry = register_model(p.model_class, {d.resolve_name(p.model_class.name): d.builder})
+        if d.default:
+            entry.default_preset = d.resolve_name(p.model_class.name)
+
+
+_register_builtin()
 
 
 def entry(name: str) -> ModelEntry:
@@ -76,7 +75,7 @@ def entry(name: str) -> ModelEntry:
     return MODELS[name]
 
 
-def get_preset(name: str, preset: str | None = None) -> P.Preset:
+def get_preset(name: str, preset: str | None = None) -> Preset:
     e = entry(name)
     preset = preset or e.default_preset
     if preset not in e.presets:
@@ -126,3 +125,28 @@ def build_from_config(name: str, model_config: dict[str, Any]) -> Autoregressive
     e = entry(name)
     cfg = config_lib.from_dict(e.model_class.config_class, model_config)
     return e.model_class(cfg)
+
+
+def load(path: str | os.PathLike, *, weights: str = "auto", expect_model: str | None = None,
+         map_location: str | torch.device = "cpu") -> AutoregressiveModel:
+    """Rebuild the model saved at ``path`` (checkpoint or run directory), in eval mode.
+
+    weights: "auto" (EMA weights when the checkpoint has them), "ema" or "raw".
+    expect_model: raise CheckpointError if the checkpoint holds another model.
+    """
+    directory = ckpt.resolve_checkpoint(path)
+    meta = ckpt.read_meta(directory)
+    if expect_model is not None and meta["model"] != expect_model:
+        raise CheckpointError(f"{directory} holds a '{meta['model']}' model, not '{expect_model}'")
+    try:
+        model = build_from_config(meta["model"], meta["config"])
+    except ConfigError as e:
+        raise CheckpointError(f"{directory}: config does not fit this version of pixelar ({e})") from None
+    state = ckpt.read_weights(directory, weights)
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        first = str(e).strip().splitlines()[0]
+        raise CheckpointError(f"{directory}: weights do not match a '{meta['model']}' model ({first})") from None
+    model.checkpoint_meta = meta
+    return model.to(map_location).eval()

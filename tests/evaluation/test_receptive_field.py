@@ -9,7 +9,7 @@ from PIL import Image
 
 import pixelar
 from pixelar.cli import main
-from pixelar.evaluation.receptive_field import causal_context, receptive_field, render
+from pixelar.evaluation.receptive_field import receptive_field, render
 from tests.conftest import all_presets
 
 # One preset per registered model (including models added later), at 8x8 and tiny widths where the
@@ -39,7 +39,7 @@ def test_map_is_zero_outside_the_causal_context_for_every_model(name, preset):
 
 def test_zigzag_context_and_full_coverage():
     model = _build("pixelsnail", "small", ordering="zigzag")
-    ctx = causal_context(model, 3, 2)      # bottom-left of block (1, 1): rows 0-1, rows 2-3 cols 0-1, (2, 2), (2, 3)
+    ctx = model.causal_context(3, 2)      # bottom-left of block (1, 1): rows 0-1, rows 2-3 cols 0-1, (2, 2), (2, 3)
     expected = torch.zeros(8, 8, dtype=torch.bool)
     expected[:2] = True
     expected[2:4, :2] = True

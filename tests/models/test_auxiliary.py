@@ -80,8 +80,9 @@ def test_total_is_the_sum_of_the_parts(name, over):
     assert torch.allclose(parts["total"].float(), model.bits_per_dim(x), atol=1e-5, rtol=0)
     data = random_dataset(5, size=model.config.image_size)
     r = evaluate(model, data, batch_size=2)
-    assert r["bound"] and set(r["parts_bits_per_dim"]) == set(names)
-    assert sum(r["parts_bits_per_dim"].values()) == pytest.approx(r["bits_per_dim"], abs=1e-9)
+    shares = {k: v["share_bits_per_dim"] for k, v in r["parts"].items()}
+    assert r["bound"] and set(shares) == set(names)
+    assert sum(shares.values()) == pytest.approx(r["bits_per_dim"], abs=1e-9)
 
 
 def test_pyramid_conditional_factor_is_normalized_given_the_lower_level():
@@ -240,4 +241,5 @@ def test_eval_command_reports_a_bound_with_its_parts(tmp_path, capsys):
     assert "upper bound" in out and "part prior" in out and "part conditional" in out
     assert main(argv + ["--json"]) == 0
     r = json.loads(capsys.readouterr().out)
-    assert r["bound"] and math.isclose(sum(r["parts_bits_per_dim"].values()), r["bits_per_dim"], abs_tol=1e-9)
+    shares = [v["share_bits_per_dim"] for v in r["parts"].values()]
+    assert r["bound"] and math.isclose(sum(shares), r["bits_per_dim"], abs_tol=1e-9)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import pixelar
-from pixelar.evaluation.causality import allowed_mask, causal_factors, dependency_grads
+from pixelar.evaluation.causality import dependency_grads
 from tests.conftest import all_presets
 
 
@@ -19,7 +19,7 @@ def test_exact_causality_at_full_size(name, preset):
     row and column, and 48 random sub-pixels."""
     torch.manual_seed(0)
     model = pixelar.build(name, preset)
-    for label, factor in causal_factors(model):    # [("", model)] unless it has auxiliary variables
+    for label, factor in model.causal_factors():    # [("", model)] unless it has auxiliary variables
         c, h, w = factor.image_shape
         every = [(ch, i, j) for i in range(h) for j in range(w) for ch in range(c)]
         if model.num_parameters() < 10_000_000:
@@ -28,5 +28,5 @@ def test_exact_causality_at_full_size(name, preset):
             edges = [(ch, i, j) for (ch, i, j) in every if i in (0, h - 1) or j in (0, w - 1)]
             positions = sorted(set(edges[:: max(1, len(edges) // 64)] + random.Random(0).sample(every, 48)))
         for (ch, i, j), grad in dependency_grads(factor, positions):
-            bad = (grad != 0) & ~allowed_mask(factor, ch, i, j)
+            bad = (grad != 0) & ~factor.allowed_inputs(ch, i, j)
             assert not bad.any(), f"{label} ({ch}, {i}, {j}) depends on {bad.nonzero().tolist()[:3]}"

@@ -15,7 +15,8 @@ import torch
 
 import pixelar
 from pixelar.evaluation.causality import dependency_grads, find_leaks
-from pixelar.models.multiscale_pixelcnn import MultiscalePixelCNN, random_crop
+from pixelar.models.multiscale_cond import random_crop
+from pixelar.models.multiscale_pixelcnn import MultiscalePixelCNN
 from pixelar.sampling.multiscale import network_evaluations
 
 pytestmark = pytest.mark.usefixtures("one_thread")   # many tiny ops: see conftest.one_thread
@@ -128,10 +129,10 @@ def test_network_evaluations_grow_as_log_n(upscaler):
     print(f"network evaluations per sample, type {upscaler}: {counts}")
 
 
-def test_log_prob_scales_sum_to_the_exact_log_prob():
+def test_log_prob_parts_are_the_scales_and_sum_to_the_exact_log_prob():
     model = tiny(image_size=16, base_size=4, image_channels=3, distribution="logistic_mixture")
     x = torch.randint(0, 256, (2, 3, 16, 16), dtype=torch.uint8)
-    parts = model.log_prob_scales(x)
+    parts = model.log_prob_parts(x)
     assert list(parts) == ["4x4", "8x8", "16x16"]
     assert torch.allclose(sum(parts.values()), model.log_prob(x), rtol=1e-5)
     masks = model.scale_masks()
@@ -207,7 +208,7 @@ def test_evaluate_reports_exact_bits_per_dim_and_each_scale():
     with torch.no_grad():
         exact = float(-model.log_prob(x).double().sum()) / (math.log(2) * 5 * 3 * 16 * 16)
     assert r["bits_per_dim"] == pytest.approx(exact, rel=1e-6)
-    scales = r["scales"]
+    scales = r["parts"]
     assert list(scales) == ["4x4", "8x8", "16x16"]
     assert sum(v["nats_per_image"] for v in scales.values()) == pytest.approx(r["nats_per_image"], rel=1e-9)
     dims = {"4x4": 16, "8x8": 48, "16x16": 192}

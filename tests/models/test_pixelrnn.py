@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import pixelar
-from pixelar.evaluation.causality import allowed_mask, dependency_grads, find_leaks
+from pixelar.evaluation.causality import dependency_grads, find_leaks
 from pixelar.nn import recurrent
 from pixelar.nn.recurrent import skew, unskew
 
@@ -71,7 +71,7 @@ def test_row_lstm_receptive_field_is_the_triangle_above_the_pixel():
                                               f"expected {want[i, j].nonzero().tolist()}"
     # the triangle: from (6, 0), six rows up, row 0 is seen only up to column 6
     assert want[6, 0, 0, :7].all() and not want[6, 0, 0, 7:].any()
-    assert not torch.equal(want[6, 0], allowed_mask(model, 0, 6, 0)[0])
+    assert not torch.equal(want[6, 0], model.allowed_inputs(0, 6, 0)[0])
 
 
 @pytest.mark.parametrize("channels", [1, 3])
@@ -87,7 +87,7 @@ def test_diagonal_bilstm_sees_every_earlier_pixel(channels):
     else:
         positions = [(c, i, j) for i, j in [(11, 11), (11, 0), (0, 11), (6, 5)] for c in range(3)]
     for (c, i, j), grad in dependency_grads(model, positions):
-        assert torch.equal(grad != 0, allowed_mask(model, c, i, j)), (c, i, j)
+        assert torch.equal(grad != 0, model.allowed_inputs(c, i, j)), (c, i, j)
 
 
 @pytest.mark.parametrize("name", ["row_lstm", "diagonal_bilstm", "multiscale_pixelrnn"])
@@ -104,7 +104,7 @@ def test_literal_table1_wiring_misses_the_end_of_the_previous_row():
     """Without right_reads_image, mask-A features never carry pixel (i-1, W-1) to (i, 0)."""
     model = build("diagonal_bilstm", image_size=12, num_layers=3, right_reads_image=False)
     ((_, grad),) = list(dependency_grads(model, [(0, 11, 0)]))
-    unseen = ((grad[0] == 0) & allowed_mask(model, 0, 11, 0)[0]).nonzero().tolist()
+    unseen = ((grad[0] == 0) & model.allowed_inputs(0, 11, 0)[0]).nonzero().tolist()
     assert unseen == [[10, 11]]
 
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import pixelar
-from pixelar.evaluation.causality import allowed_mask, dependency_grads, find_leaks
+from pixelar.evaluation.causality import dependency_grads, find_leaks
 from pixelar.models.pixelsnail import zigzag_positions
 from pixelar.nn.attention import CausalAttention, earlier_mask, rank_map
 from pixelar.nn.weightnorm import WeightNormConv2d
@@ -54,7 +54,7 @@ def test_full_context_every_earlier_pixel_gets_a_nonzero_gradient(ordering):
     c, h, w = model.image_shape
     checked = 0
     for (ch, i, j), grad in dependency_grads(model, [(0, i, j) for i, j in model.positions()]):
-        allowed = allowed_mask(model, ch, i, j)
+        allowed = model.allowed_inputs(ch, i, j)
         seen = grad.sum(0) > 0                                       # (H, W): any channel
         assert torch.equal(seen, allowed.any(0)), f"pixel ({i}, {j}) misses {(allowed.any(0) & ~seen).nonzero()}"
         checked += 1

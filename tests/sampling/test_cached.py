@@ -1,7 +1,7 @@
 """The cached sampler gives bit-identical images to the naive one (DESIGN.md, sampler agreement).
 
-Every registered preset of the model families with a cached state (PixelCNN, Gated PixelCNN,
-PixelCNN++) at tiny widths: fresh samples and completions at 8×8, RGB and binary, with and
+Every registered preset whose model has a cached state (``has_cached_sampler()``, read from the
+registry: PixelCNN, Gated PixelCNN, PixelCNN++, Row LSTM, PixelSNAIL, ...) at tiny widths: fresh samples and completions at 8×8, RGB and binary, with and
 without class conditioning; 16×16 completions whose unknown region covers rows of every
 resolution; the mixture options; and the per-step parameters against the whole network.
 """
@@ -11,12 +11,16 @@ import pytest
 import torch
 
 import pixelar
+from pixelar.models.base import AutoregressiveModel
 from pixelar.sampling.naive import steps
-from tests.conftest import reduced
+from tests.conftest import SLOW_PRESETS, tiny
 
-FAMILIES = ("pixelcnn", "gated_pixelcnn", "pixelcnn_pp")
-# PixelCNN++'s Table 2 small stacks have no cached state (they sample naively: test below)
-PRESETS = [(m, p) for m in FAMILIES for p in pixelar.MODELS[m].presets if not p.startswith("table2_")]
+# Every preset (at tiny widths) that has a cached state: e.g. PixelCNN++'s Table 2 small stacks have
+# none (they sample naively: test below). Full-width-only presets stay in `make test-slow`.
+PRESETS = [(m, p) for m, e in pixelar.MODELS.items() for p in e.presets
+           if e.model_class.incremental is not AutoregressiveModel.incremental and (m, p) not in SLOW_PRESETS
+           and tiny(m, p, 8).has_cached_sampler()]
+FAMILIES = sorted({m for m, _ in PRESETS})
 ids = [f"{m}-{p}" for m, p in PRESETS]
 
 
@@ -30,18 +34,6 @@ def test_models_without_a_cached_state_sample_naively_under_auto():
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")   # many tiny ops: see conftest.one_thread
-
-
-def tiny(name: str, preset: str, size: int, **over) -> pixelar.models.base.AutoregressiveModel:
-    """The preset's depth and heads at tiny widths, in eval mode (PixelCNN++ after its data-dependent init)."""
-    widths = ({"num_filters": 4, "num_resnet": 1} if name == "pixelcnn_pp"
-              else {"hidden": 6, "num_layers": 4, "output_features": 12})
-    model = reduced(name, preset, image_size=size, **{**widths, **over})
-    if getattr(model, "needs_data_dependent_init", False):
-        g = torch.Generator().manual_seed(1)
-        x = torch.randint(0, model.config.num_levels, (8, *model.image_shape), generator=g)
-        model.data_dependent_init(x, _cond(model, 8))
-    return model.eval()
 
 
 def _cond(model, n: int) -> torch.Tensor | None:
@@ -150,10 +142,10 @@ def test_incremental_params_match_the_network(name, preset):
 
 
 def test_auto_picks_cached_for_these_families():
-    from pixelar.sampling import _pick_method
     from pixelar.sampling.cached import sample_cached
+    from pixelar.sampling.pixels import position_sampler
     for name in FAMILIES:
-        assert _pick_method(tiny(name, pixelar.MODELS[name].default_preset, 8), "auto") is sample_cached
+        assert position_sampler(tiny(name, pixelar.MODELS[name].default_preset, 8), "auto") is sample_cached
 
 
 def test_cli_sample_and_complete_give_the_same_png_with_every_method(tmp_path):

@@ -73,5 +73,5 @@ def test_sigterm_stops_every_process_at_the_same_step(tmp_path):
     proc.send_signal(signal.SIGTERM)        # torchrun forwards it to both workers
     stdout, stderr = proc.communicate(timeout=120)
     assert "stopped by SIGTERM" in stdout, stderr[-2000:]
-    from pixelar.training import checkpoint as ckpt
+    from pixelar import checkpoint as ckpt
     assert len(ckpt.checkpoint_dirs(out)) == 1

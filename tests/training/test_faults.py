@@ -15,7 +15,7 @@ import torch
 
 import pixelar
 from pixelar.errors import CheckpointError, PixelarError
-from pixelar.training import checkpoint as ckpt
+from pixelar import checkpoint as ckpt
 from pixelar.training.config import TrainConfig
 from pixelar.training.trainer import Trainer
 from tests.conftest import random_dataset

@@ -10,7 +10,7 @@ import torch
 import pixelar
 from pixelar.errors import CheckpointError
 from pixelar.evaluation.bpd import evaluate
-from pixelar.training import checkpoint as ckpt
+from pixelar import checkpoint as ckpt
 from pixelar.training.config import TrainConfig
 from pixelar.training.trainer import Trainer
 from tests.conftest import random_dataset
@@ -85,7 +85,7 @@ def test_resume_refuses_another_model(tmp_path):
     with pytest.raises(CheckpointError, match="different model"):
         Trainer(other, _cfg(), data, tmp_path, progress=False).resume()
     with pytest.raises(CheckpointError, match="holds a 'gated_pixelcnn' model"):
-        ckpt.load(tmp_path, expect_model="pixelcnn")
+        pixelar.load(tmp_path, expect_model="pixelcnn")
 
 
 def test_evaluation_is_exact_sum_over_images(tmp_path):

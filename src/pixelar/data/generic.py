@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -64,6 +65,7 @@ def load_npz(path: str | os.PathLike, split: str = "train", images_key: str | No
                     raise DataError(f"npz:{path} has no '{key}' array; keys are {', '.join(sorted(keys))}")
             images = npz[images_key]
             labels = npz[labels_key] if labels_key is not None else None
+            conditions = _read_conditions(npz, keys, split, path)
     except FileNotFoundError as e:
         raise DataError(f"npz file not found: put it at {path}") from e
     except ValueError as e:
@@ -92,7 +94,35 @@ def load_npz(path: str | os.PathLike, split: str = "train", images_key: str | No
         num_classes = int(labels.max()) + 1 if len(labels) else 0
     info = DatasetInfo(name=f"npz:{path}", num_channels=images.shape[3], image_size=images.shape[1],
                        num_levels=num_levels, num_classes=num_classes)
-    return ArrayDataset(np.ascontiguousarray(images), labels, info)
+    for key, values in conditions.items():
+        if len(values) != len(images):
+            raise DataError(f"npz:{path} has {len(values)} '{key}' entries for {len(images)} images; "
+                            "give one per image")
+    return ArrayDataset(np.ascontiguousarray(images), labels, info, conditions)
+
+
+def _read_conditions(npz: Any, keys: set[str], split: str, path: Path) -> dict[str, Any]:
+    """Conditions beside the label: ``{split}_spatial`` (or ``spatial``) float maps (N, h, w) or
+    (N, h, w, c), NHWC like the images, returned as (N, c, h, w) float32; ``{split}_captions`` (or
+    ``captions``) strings (N,)."""
+    out: dict[str, Any] = {}
+    names = (split, "val") if split == "valid" else (split,)
+    for field, suffix in (("spatial", "spatial"), ("caption", "captions")):
+        key = next((k for k in [f"{n}_{suffix}" for n in names] + [suffix] if k in keys), None)
+        if key is None:
+            continue
+        values = npz[key]
+        if field == "spatial":
+            if values.dtype.kind != "f" or values.ndim not in (3, 4) or not np.isfinite(values).all():
+                raise DataError(f"npz:{path} '{key}' must be finite float maps (N, h, w) or (N, h, w, c), "
+                                f"got {values.dtype} {values.shape}")
+            values = values[..., None] if values.ndim == 3 else values
+            out[field] = np.ascontiguousarray(values.transpose(0, 3, 1, 2), dtype=np.float32)
+        else:
+            if values.dtype.kind != "U" or values.ndim != 1:
+                raise DataError(f"npz:{path} '{key}' must be a 1-D array of strings, got {values.dtype} {values.shape}")
+            out[field] = [str(v) for v in values]
+    return out
 
 
 def _image_files(folder: Path) -> list[Path]:

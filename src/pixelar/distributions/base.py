@@ -28,6 +28,8 @@ class Distribution(abc.ABC):
 
     name: str = ""
     autoregressive_channels: bool = True
+    #: keyword options ``sample`` takes beyond generator/temperature/channel (samplers check against it)
+    sample_options: frozenset[str] = frozenset()
 
     def __init__(self, num_channels: int, num_levels: int) -> None:
         if num_channels < 1:

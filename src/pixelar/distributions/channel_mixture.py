@@ -17,6 +17,7 @@ from .logistic_mixture import DiscretizedLogisticMixture
 
 class ChannelwiseLogisticMixture(Distribution):
     name = "channel_logistic_mixture"
+    sample_options = frozenset({"log_scale_shift", "map_sampling"})
     autoregressive_channels = True
 
     def __init__(self, num_channels: int, num_levels: int = 256, num_mixtures: int = 10) -> None:

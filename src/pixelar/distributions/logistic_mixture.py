@@ -98,6 +98,7 @@ class DiscretizedLogisticMixture(Distribution):
     """
 
     name = "logistic_mixture"
+    sample_options = frozenset({"log_scale_shift", "map_sampling"})
     autoregressive_channels = False
 
     def __init__(self, num_channels: int, num_levels: int = 256, num_mixtures: int = 10) -> None:

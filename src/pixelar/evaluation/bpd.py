@@ -7,80 +7,92 @@ mean of per-batch means (which is wrong when the last batch is smaller).
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 from tqdm import tqdm
 
+from ..data.base import collate
+from ..distributions.base import bits_per_dim
+from ..errors import PixelarError
+from ..nn.modes import eval_mode
+from ..parallel import DistContext, all_reduce_sum
 
-def iterate_batches(dataset: Any, batch_size: int, indices: list[int]):
-    """(x uint8 (B, C, H, W), labels int64 (B,)) over ``indices`` in order."""
+
+def iterate_batches(dataset: Any, batch_size: int, indices: list[int]) -> Iterator[dict[str, Any]]:
+    """Batches (``pixelar.data.collate``: "image" uint8 (B, C, H, W), "label" int64 (B,), ...) over
+    ``indices`` in order."""
     for start in range(0, len(indices), batch_size):
-        items = [dataset[i] for i in indices[start:start + batch_size]]
-        yield torch.stack([it[0] for it in items]), torch.tensor([it[1] for it in items], dtype=torch.long)
+        yield collate([dataset[i] for i in indices[start:start + batch_size]])
 
 
 @torch.no_grad()
 def evaluate(model: Any, dataset: Any, batch_size: int = 64, max_images: int = 0,
              progress: bool = False, device: str | torch.device = "cpu",
-             dist_ctx: Any = None) -> dict[str, float]:
+             dist_ctx: DistContext | None = None) -> dict[str, Any]:
     """Exact test likelihood: {"bits_per_dim", "nats_per_image", "num_images", "num_dims", "bound"}.
 
-    ``bound`` is True for dequantized-likelihood models: their figures are a variational
-    upper bound on bits/dim (one fixed-seed dequantization sample per image), not exact; and for
-    models with auxiliary variables, whose figure is the upper bound -log p(ŷ) - log p(x | ŷ).
-    Models with ``log_prob_parts`` (the auxiliary-variable ones) also get ``parts_bits_per_dim``:
-    each factor's contribution in bits per dimension of x; they sum to ``bits_per_dim``.
+    ``bound`` is True when the model's figure is a bound (``model.is_bound``: a dequantized
+    likelihood, one fixed-seed dequantization sample per image; or the auxiliary-variable models'
+    -log p(ŷ) - log p(x | ŷ)), not an exact likelihood.
+    Models made of several parts (``model.part_dims()``: the multiscale PixelCNN's scales, the
+    auxiliary models' factors) also get ``parts``: {name: {"nats_per_image", "bits_per_dim" (per
+    dimension the part scores), "share_bits_per_dim" (its share of the total bits/dim: the shares
+    sum to ``bits_per_dim``)}}.
     Under torchrun (``dist_ctx``) each process scores every world_size-th image and the sums of
     nats and images are all-reduced, so the figure equals the single-process one.
     """
-    from ..training.distributed import DistContext, all_reduce_sum
+    if batch_size < 1:
+        raise PixelarError(f"the evaluation batch size must be at least 1, got {batch_size}")
     ctx = dist_ctx or DistContext()
-    was_training = model.training
-    model.eval()
-    total_nats = 0.0
-    num_images = 0
+    total_nats, num_images = 0.0, 0
     generator = torch.Generator(device=device).manual_seed(0) if model.is_bound else None
-    # Models made of several factors report each one: the multiscale PixelCNN per scale
-    # (log_prob_scales), the auxiliary-variable PixelCNNs per part (log_prob_parts). The parts
-    # are exact sums that add up to the total.
-    by_scale = hasattr(model, "log_prob_scales") and not model.is_bound
-    parts_fn = model.log_prob_scales if by_scale else getattr(model, "log_prob_parts", None)
-    part_nats: dict[str, float] = {}
+    part_dims = model.part_dims()
+    part_nats = dict.fromkeys(part_dims, 0.0)
     n = len(dataset) if max_images <= 0 else min(max_images, len(dataset))
     mine = list(range(ctx.rank, n, ctx.world_size))
     bar = tqdm(total=len(mine), desc="eval", unit="img", disable=not progress or not ctx.is_main, leave=False)
-    try:
-        for x, y in iterate_batches(dataset, batch_size, mine):
-            cond = y.to(device) if model.config.num_classes else None
-            if parts_fn is not None:
-                parts = parts_fn(x.to(device), cond)
-                for name, lp in parts.items():
-                    part_nats[name] = part_nats.get(name, 0.0) - float(lp.double().sum())
-                nll = -sum(lp.double() for lp in parts.values())
-            else:
-                nll = -model.log_prob(x.to(device), cond, generator=generator).double()
-            total_nats += float(nll.sum())
-            num_images += x.shape[0]
-            bar.update(x.shape[0])
-    finally:
-        bar.close()
-        model.train(was_training)
-    names = list(model.scale_masks()) if by_scale else sorted(part_nats)
+    with eval_mode(model):
+        try:
+            for batch in iterate_batches(dataset, batch_size, mine):
+                x = batch["image"].to(device)
+                cond = _to(model.condition(batch), device)
+                if part_dims:
+                    parts = model.log_prob_parts(x, cond)
+                    for name, lp in parts.items():
+                        part_nats[name] -= float(lp.double().sum())
+                    nll = -sum(lp.double() for lp in parts.values())
+                else:
+                    nll = -model.log_prob(x, cond, generator=generator).double()
+                total_nats += float(nll.sum())
+                num_images += x.shape[0]
+                bar.update(x.shape[0])
+        finally:
+            bar.close()
+    names = list(part_dims)
     total_nats, num_images, *part_sums = all_reduce_sum([total_nats, float(num_images)]
-                                                        + [part_nats.get(k, 0.0) for k in names], ctx, str(device))
+                                                        + [part_nats[k] for k in names], ctx, str(device))
     num_images = int(num_images)
     if num_images == 0:
-        raise ValueError("cannot evaluate on an empty data set")
+        raise PixelarError("cannot evaluate on an empty data set: check the split and --max-images")
     dims = num_images * math.prod(model.image_shape)
-    result = {"bits_per_dim": total_nats / (math.log(2.0) * dims), "nats_per_image": total_nats / num_images,
-              "num_images": num_images, "num_dims": dims, "bound": model.is_bound}
-    if by_scale:
-        # per scale: bits per dimension of the sub-pixels that scale adds, and its share of the total
-        c = model.image_shape[0]
-        masks = model.scale_masks()
-        result["scales"] = {k: {"bits_per_dim": v / (math.log(2.0) * num_images * c * int(masks[k].sum())),
-                                "nats_per_image": v / num_images} for k, v in zip(names, part_sums)}
-    elif names:
-        result["parts_bits_per_dim"] = {k: v / (math.log(2.0) * dims) for k, v in zip(names, part_sums)}
+    bpd = bits_per_dim(total_nats, dims)
+    if not math.isfinite(bpd):
+        raise PixelarError(f"the model gives a non-finite likelihood ({bpd}) on this data: its weights are "
+                           "broken (non-finite) or the data is not what it models")
+    result: dict[str, Any] = {"bits_per_dim": bpd, "nats_per_image": total_nats / num_images,
+                              "num_images": num_images, "num_dims": dims, "bound": model.is_bound}
+    if names:
+        result["parts"] = {k: {"nats_per_image": v / num_images,
+                               "bits_per_dim": bits_per_dim(v, num_images * part_dims[k]),
+                               "share_bits_per_dim": bits_per_dim(v, dims)} for k, v in zip(names, part_sums)}
     return result
+
+
+def _to(cond: Any, device: str | torch.device) -> Any:
+    """The condition on ``device`` (tensors inside dicts too; strings stay as they are)."""
+    if torch.is_tensor(cond):
+        return cond.to(device)
+    if isinstance(cond, dict):
+        return {k: _to(v, device) for k, v in cond.items()}
+    return cond

@@ -12,13 +12,16 @@ weights multiply to exact zeros, so any non-zero is a real leak.
 All sub-pixels are checked in one backward pass per chunk: the batch holds one
 copy of the image per checked sub-pixel, and batch elements never interact.
 
+The allowed set of every sub-pixel is the model's own declaration, ``model.allowed_inputs``
+(by default: everything before it in ``model.positions()``).
+
 Models with auxiliary variables (e.g. the Grayscale PixelCNN's ŷ, a function of x) are
 products of autoregressive factors such as p(ŷ) and p(x | ŷ). Their conditionals depend on x
 also through ŷ, so a gradient through x would report the (legitimate) dependence on ŷ. Such
-a model exposes ``causal_factors(generator) -> [(label, factor), ...]``: each factor is an
+a model's ``causal_factors(generator) -> [(label, factor), ...]`` gives each factor as an
 ordinary model with its conditioning variable supplied separately (fixed, random), and the
 oracle checks each factor's own causality (p(x | ŷ) must be causal in x given ŷ; the
-embedding of ŷ may see all of ŷ). :func:`causal_factors` returns ``[("", model)]`` otherwise.
+embedding of ŷ may see all of ŷ). A single-factor model is its own only factor.
 """
 from __future__ import annotations
 
@@ -26,6 +29,8 @@ import dataclasses
 from typing import Any, Iterator
 
 import torch
+
+from ..nn.modes import eval_mode
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,31 +44,6 @@ class Leak:
         where = f"in factor {self.factor}: " if self.factor else ""
         return (f"{where}sub-pixel (row {i}, col {j}, channel {c}) depends on (row {ii}, col {ij}, channel {ic}), "
                 "which is not earlier in the ordering")
-
-
-def causal_context(model: Any, row: int, col: int) -> torch.Tensor:
-    """(H, W) bool: the pixels strictly before (row, col) in ``model.positions()``."""
-    _, h, w = model.image_shape
-    ctx = torch.zeros(h, w, dtype=torch.bool)
-    for i, j in model.positions():
-        if (i, j) == (row, col):
-            break
-        ctx[i, j] = True
-    return ctx
-
-
-def allowed_mask(model: Any, c: int, i: int, j: int) -> torch.Tensor:
-    """(C, H, W) bool: inputs that the conditional of sub-pixel (c, i, j) may depend on:
-    every channel of the pixels before (i, j) in ``model.positions()``, and channels < c
-    of (i, j) itself when the network realizes R->G->B. A model whose factorization is not a
-    single order (pixel groups drawn in parallel) states the set itself: ``model.allowed_inputs``."""
-    if hasattr(model, "allowed_inputs"):
-        return model.allowed_inputs(c, i, j)
-    C = model.image_shape[0]
-    allowed = causal_context(model, i, j).expand(C, -1, -1).clone()
-    if model.distribution.autoregressive_channels:
-        allowed[:c, i, j] = True
-    return allowed
 
 
 def _subpixels(model: Any) -> list[tuple[int, int, int]]:
@@ -87,14 +67,18 @@ def dependency_grads(model: Any, positions: list[tuple[int, int, int]], seed: in
     K = model.config.num_levels
     x = torch.randint(0, K, (1, C, H, W), generator=g)
     xf = model.scale_input(x)
-    cond = (torch.randint(0, model.config.num_classes, (1,), generator=g)
-            if model.config.num_classes else None)
+    cond = model.random_condition(1, generator=g)
+    with eval_mode(model):  # no dropout noise; the gradient structure is what matters
+        yield from _grads(model, positions, xf, cond, chunk, g)
+
+
+def _grads(model: Any, positions: list[tuple[int, int, int]], xf: torch.Tensor, cond: Any, chunk: int,
+           g: torch.Generator) -> Iterator[tuple[tuple[int, int, int], torch.Tensor]]:
     dist = model.distribution
-    model.eval()  # no dropout noise; the gradient structure is what matters
     for start in range(0, len(positions), chunk):
         part = positions[start:start + chunk]
         xs = xf.repeat(len(part), 1, 1, 1).requires_grad_(True)
-        params = model.network(xs, cond.expand(len(part)) if cond is not None else None)
+        params = model.network(xs, _repeat(cond, len(part)))
         total = params.new_zeros(())
         for b, (c, i, j) in enumerate(part):
             p = params[b, dist.param_channels(c), i, j]
@@ -105,20 +89,12 @@ def dependency_grads(model: Any, positions: list[tuple[int, int, int]], seed: in
             yield pos, grad[b].abs()
 
 
-def causal_factors(model: Any, seed: int = 0) -> list[tuple[str, Any]]:
-    """[(label, factor)]: the model's autoregressive factors with their conditioning fixed
-    (models with auxiliary variables), else [("", model)]."""
-    if hasattr(model, "causal_factors"):
-        return model.causal_factors(torch.Generator().manual_seed(seed))
-    return [("", model)]
-
-
 def find_leaks(model: Any, seed: int = 0, max_leaks: int = 1) -> list[Leak]:
     """Check every sub-pixel of every factor; return up to ``max_leaks`` violations (empty = exactly causal)."""
     leaks: list[Leak] = []
-    for label, factor in causal_factors(model, seed):
+    for label, factor in model.causal_factors(torch.Generator().manual_seed(seed)):
         for (c, i, j), grad in dependency_grads(factor, _subpixels(factor), seed=seed):
-            bad = (grad != 0) & ~allowed_mask(factor, c, i, j)
+            bad = (grad != 0) & ~factor.allowed_inputs(c, i, j)
             if bad.any():
                 # report the earliest offending input in raster order
                 nz = bad.nonzero().tolist()
@@ -127,3 +103,14 @@ def find_leaks(model: Any, seed: int = 0, max_leaks: int = 1) -> list[Leak]:
                 if len(leaks) >= max_leaks:
                     return leaks
     return leaks
+
+
+def _repeat(cond: Any, n: int) -> Any:
+    """A condition for one image, repeated for n copies (labels, maps, and caption lists alike)."""
+    if cond is None:
+        return None
+    if torch.is_tensor(cond):
+        return cond.expand(n, *cond.shape[1:])
+    if isinstance(cond, dict):
+        return {k: _repeat(v, n) for k, v in cond.items()}
+    return list(cond) * n

@@ -9,14 +9,16 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from ..data.base import collate
 from ..imageio import levels_to_uint8, save_png
+from ..nn.modes import eval_mode
 
 
 @torch.no_grad()
 def bits_per_pixel(model: Any, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
     """-log2 p of each pixel (summed over its channels), shape (N, H, W), in bits."""
-    model.eval()
-    return -model.log_prob_elementwise(x, cond).sum(1) / math.log(2.0)
+    with eval_mode(model):
+        return -model.log_prob_elementwise(x, cond).sum(1) / math.log(2.0)
 
 
 def heat(values: np.ndarray, vmax: float) -> np.ndarray:
@@ -33,10 +35,10 @@ def write_nll_map(model: Any, dataset: Any, path: str | os.PathLike, num_images:
     The colour scale is shared by all maps (0 bits = black, the largest value = white) and
     written on the figure with each image's bits/dim.
     """
-    items = [dataset[i] for i in range(min(num_images, len(dataset)))]
-    x = torch.stack([it[0] for it in items])
-    cond = torch.tensor([it[1] for it in items]) if model.config.num_classes else None
-    bits = bits_per_pixel(model, x, cond).cpu().numpy()                   # (N, H, W)
+    batch = collate([dataset[i] for i in range(min(num_images, len(dataset)))])
+    x = batch["image"]
+    device = next(model.parameters()).device
+    bits = bits_per_pixel(model, x.to(device), model.condition(batch)).cpu().numpy()   # (N, H, W)
     vmax = float(bits.max())
     c, h, w = model.image_shape
     pics = levels_to_uint8(x, model.config.num_levels).permute(0, 2, 3, 1).numpy()
@@ -44,10 +46,10 @@ def write_nll_map(model: Any, dataset: Any, path: str | os.PathLike, num_images:
         pics = np.repeat(pics, 3, axis=3)
     pad, label = 4, 14
     tile_w, tile_h = w * scale, h * scale
-    canvas = Image.new("RGB", (2 * tile_w + 3 * pad, len(items) * (tile_h + label + pad) + pad + label), "white")
+    canvas = Image.new("RGB", (2 * tile_w + 3 * pad, len(x) * (tile_h + label + pad) + pad + label), "white")
     draw = ImageDraw.Draw(canvas)
     draw.text((pad, 2), f"bits per pixel, 0 (black) .. {vmax:.1f} (white)", fill="black")
-    for k in range(len(items)):
+    for k in range(len(x)):
         top = label + pad + k * (tile_h + label + pad)
         bpd = bits[k].sum() / (c * h * w)
         draw.text((pad, top), f"image {k}: {bpd:.3f} bits/dim", fill="black")

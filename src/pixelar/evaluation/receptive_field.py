@@ -20,7 +20,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from ..models.base import AutoregressiveModel
-from .causality import causal_context, causal_factors
+from ..nn.modes import eval_mode
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,8 +61,7 @@ def receptive_field(model: AutoregressiveModel, row: int, col: int, x: torch.Ten
     (p(x | ŷ), or the finest pyramid level) with its conditioning held fixed: the map shows what
     that factor's conditional reads of x, as the causality oracle checks it.
     """
-    if hasattr(model, "causal_factors"):
-        model = causal_factors(model, seed)[-1][1]
+    model = model.causal_factors(torch.Generator().manual_seed(seed))[-1][1]
     c, h, w = model.image_shape
     if not (0 <= row < h and 0 <= col < w):
         raise ValueError(f"pixel ({row}, {col}) is outside the {h}x{w} image")
@@ -71,23 +70,20 @@ def receptive_field(model: AutoregressiveModel, row: int, col: int, x: torch.Ten
     if x is None:
         x = torch.randint(0, model.config.num_levels, (1, c, h, w), generator=g)
     x = x.to(device).long()
-    if model.config.num_classes and cond is None:
-        cond = torch.randint(0, model.config.num_classes, (1,), generator=g)
-    cond = cond.to(device) if cond is not None else None
+    if cond is None:
+        cond = model.random_condition(1, generator=g)
+    cond = cond.to(device) if torch.is_tensor(cond) else cond
     xf = model.scale_input(x).detach().requires_grad_(True)
-    was_training = model.training
-    model.eval()
     # The instance attribute shadows the method: the model's own forward/log_prob path runs on xf.
     model.scale_input = lambda _x: xf  # type: ignore[method-assign]
     try:
-        with torch.enable_grad():
+        with eval_mode(model), torch.enable_grad():
             lp = model.log_prob_elementwise(x, cond)                  # (1, C, H, W) nats
             (grad,) = torch.autograd.grad(lp[0, :, row, col].sum(), xf)
     finally:
         del model.scale_input
-        model.train(was_training)
     magnitude = grad[0].abs().sum(0).double().cpu()                   # (H, W)
-    return ReceptiveField(magnitude, causal_context(model, row, col), (row, col), threshold)
+    return ReceptiveField(magnitude, model.causal_context(row, col), (row, col), threshold)
 
 
 def _colormap(t: np.ndarray) -> np.ndarray:

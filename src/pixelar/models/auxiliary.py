@@ -19,18 +19,16 @@ so -log p(ŷ) - log p(x | ŷ) is an upper bound on -log p(x), reported as such.
 """
 from __future__ import annotations
 
-import math
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..nn.masked import shift_down, shift_right
-from ..nn.shifted import DownRightShiftedConv2d, DownShiftedConv2d, concat_elu, nin
+from ..nn.gated_resnet import GatedResNet
+from ..nn.shifted import DownRightShiftedConv2d, DownShiftedConv2d, FirstShiftedLayer, nin, pad_with_ones
 from ..nn.weightnorm import WeightNormConv2d
 from .base import AutoregressiveModel, ImageModelConfig
-from .pixelcnn_pp import GatedResNet
 
 # ITU-R BT.601 luma in 16-bit fixed point, as PIL's RGB -> "L" conversion (weights sum to 65536).
 LUMA_WEIGHTS = (19595, 38470, 7471)
@@ -119,7 +117,7 @@ class AuxEmbedding(nn.Module):
         return F.elu(h)
 
 
-class LightPixelCNNPlusPlus(nn.Module):
+class LightPixelCNNPlusPlus(FirstShiftedLayer, nn.Module):
     """PixelCNN++'s shifted u/ul streams at a single resolution, biased by a spatial map.
 
     (N, C, H, W) float in [-1, 1] (+ spatial (N, E, H, W) when ``spatial_channels``) ->
@@ -132,9 +130,7 @@ class LightPixelCNNPlusPlus(nn.Module):
         super().__init__()
         c_in = in_channels + 1
         self.spatial_channels = spatial_channels
-        self.u_init = DownShiftedConv2d(c_in, filters, (2, 3))
-        self.ul_init_up = DownShiftedConv2d(c_in, filters, (1, 3))
-        self.ul_init_left = DownRightShiftedConv2d(c_in, filters, (2, 1))
+        self._build_first_layer(c_in, filters)
         self.u = nn.ModuleList(GatedResNet(filters, DownShiftedConv2d, 0, dropout, 0, spatial_channels)
                                for _ in range(num_resnet))
         self.ul = nn.ModuleList(GatedResNet(filters, DownRightShiftedConv2d, filters, dropout, 0, spatial_channels)
@@ -142,10 +138,7 @@ class LightPixelCNNPlusPlus(nn.Module):
         self.out = nin(filters, num_params)
 
     def forward(self, x: torch.Tensor, spatial: torch.Tensor | None = None) -> torch.Tensor:
-        n, _, h, w = x.shape
-        x_pad = torch.cat([x, x.new_ones(n, 1, h, w)], dim=1)
-        u = shift_down(self.u_init(x_pad))
-        ul = shift_down(self.ul_init_up(x_pad)) + shift_right(self.ul_init_left(x_pad))
+        u, ul = self._first_layer(pad_with_ones(x))
         for lu, lul in zip(self.u, self.ul):
             u = lu(u, None, None, spatial)
             ul = lul(ul, u, None, spatial)
@@ -186,8 +179,3 @@ def factor_config(channels: int, size: int, num_levels: int, distribution: str,
                   num_mixtures: int) -> ImageModelConfig:
     return ImageModelConfig(image_channels=channels, image_size=size, num_levels=num_levels,
                             distribution=distribution, num_mixtures=num_mixtures)  # type: ignore[arg-type]
-
-
-def bits(nats: torch.Tensor, dims: int) -> torch.Tensor:
-    """nats per image -> bits per dimension of x (dims = C·H·W of x, for every part alike)."""
-    return -nats / (math.log(2.0) * dims)

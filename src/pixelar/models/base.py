@@ -1,21 +1,29 @@
-"""The model object: a network, a distribution and an ordering tied together.
+"""The model object: a network, a distribution and an ordering tied together, and the model protocol.
 
 Networks (``forward``) map an image to distribution parameters and never loop
 over pixels; the distribution turns parameters into nats and samples; the
 samplers in ``pixelar.sampling`` own every loop over pixels.
+
+Everything generic code (samplers, evaluation, the trainer, the commands) needs to know about a
+model is declared here, once, with a default: its ordering and the inputs each conditional may
+read, its factorization into parts, whether its figure is a bound, whether it needs a
+data-dependent init, how a data batch becomes its condition, its cached and group samplers, and
+what it can do (upscale, colorize, complete). Generic code calls these; it never probes a model.
+The table is in docs/architecture.md.
 """
 from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Mapping
 
 import torch
 from torch import nn
 
 from ..distributions import build_distribution
-from ..distributions.base import Distribution
-from ..errors import ConfigError
+from ..distributions.base import Distribution, bits_per_dim
+from ..checkpoint import save_model
+from ..errors import ConfigError, PixelarError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,12 +73,20 @@ class AutoregressiveModel(nn.Module):
 
     Subclasses set ``name`` and ``config_class`` and implement
     ``network(x_float, cond) -> params`` where ``x_float`` is the image scaled to
-    [-1, 1], shape (N, C, H, W), and params is (N, P, H, W).
+    [-1, 1], shape (N, C, H, W), and params is (N, P, H, W). Everything else below is the
+    model protocol, with the defaults of a single-factor raster-order model.
     """
 
     name: ClassVar[str] = ""
     config_class: ClassVar[type] = ImageModelConfig
     ordering: ClassVar[str] = "raster"
+    #: name of the model's own parallel sampler in ``pixelar.sampling`` (None: one position at a time)
+    group_sampler: ClassVar[str | None] = None
+    can_upscale: ClassVar[bool] = False      # ``pixelar.sampling.upscale`` works on it
+    can_colorize: ClassVar[bool] = False     # ``pixelar.sampling.colorize`` works on it
+    can_complete: ClassVar[bool] = True      # completion with a mask of known sub-pixels
+    #: what the reported figure is when ``is_bound`` (printed by ``pixelar eval``)
+    bound_description: ClassVar[str] = ""
 
     def __init__(self, config: ImageModelConfig) -> None:
         super().__init__()
@@ -82,7 +98,7 @@ class AutoregressiveModel(nn.Module):
         self.distribution: Distribution = build_distribution(
             config.distribution, config.image_channels, config.num_levels, **kwargs)
 
-    # ---- shapes -----------------------------------------------------------------
+    # ---- shapes and ordering ------------------------------------------------------------
     @property
     def image_shape(self) -> tuple[int, int, int]:
         c = self.config
@@ -102,7 +118,52 @@ class AutoregressiveModel(nn.Module):
         _, h, w = self.image_shape
         return [(i, j) for i in range(h) for j in range(w)]
 
-    def incremental(self, n: int, cond: torch.Tensor | None) -> "IncrementalState | None":
+    def causal_context(self, row: int, col: int) -> torch.Tensor:
+        """(H, W) bool: the pixels strictly before (row, col) in ``positions()``."""
+        _, h, w = self.image_shape
+        ctx = torch.zeros(h, w, dtype=torch.bool)
+        for i, j in self.positions():
+            if (i, j) == (row, col):
+                break
+            ctx[i, j] = True
+        return ctx
+
+    def allowed_inputs(self, c: int, i: int, j: int) -> torch.Tensor:
+        """(C, H, W) bool: the inputs the conditional of sub-pixel (c, i, j) may depend on: every
+        channel of the pixels before (i, j), and channels < c of (i, j) itself when the network
+        realizes R->G->B. Models whose factorization is not one order (pixel groups drawn in
+        parallel) override it. The causality oracle checks exactly this set."""
+        C = self.image_shape[0]
+        allowed = self.causal_context(i, j).expand(C, -1, -1).clone()
+        if self.distribution.autoregressive_channels:
+            allowed[:c, i, j] = True
+        return allowed
+
+    def causal_factors(self, generator: torch.Generator | None = None) -> list[tuple[str, "AutoregressiveModel"]]:
+        """[(label, factor)]: the model's autoregressive factors, each with its conditioning fixed.
+
+        A single-factor model is its own factor. Models with auxiliary variables (ŷ a function of x)
+        return p(ŷ) and p(x | ŷ) for a random ŷ, so that the oracle checks each factor's causality."""
+        return [("", self)]
+
+    # ---- conditioning -------------------------------------------------------------------
+    def condition(self, batch: Mapping[str, Any]) -> Any:
+        """The model's condition for a data batch (``pixelar.data.collate``: "image", "label", and
+        the optional "spatial" maps and "caption" strings): the class labels when the model is
+        class-conditional (``num_classes > 0``), else None. The one place a data item becomes a
+        condition: the trainer, evaluation and the commands all call it."""
+        if self.config.num_classes:
+            return batch["label"]
+        return None
+
+    def random_condition(self, n: int, generator: torch.Generator | None = None) -> Any:
+        """A random valid condition for n images (the oracles use it), None when unconditional."""
+        if self.config.num_classes:
+            return torch.randint(0, self.config.num_classes, (n,), generator=generator)
+        return None
+
+    # ---- cached sampling ----------------------------------------------------------------
+    def incremental(self, n: int, cond: Any) -> "IncrementalState | None":
         """A fresh cached-sampling state for n images, or None when the model has no cached path.
 
         See :class:`IncrementalState` for the contract the cached sampler relies on.
@@ -116,22 +177,34 @@ class AutoregressiveModel(nn.Module):
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
-    # ---- network ------------------------------------------------------------------
+    # ---- data-dependent init ----------------------------------------------------------------
+    @property
+    def needs_data_dependent_init(self) -> bool:
+        """True until a weight-normalized model has run its data-dependent init (the trainer runs it
+        once on the first batch)."""
+        return False
+
+    def data_dependent_init(self, x: torch.Tensor, cond: Any = None) -> None:
+        """Initialize from a batch (weight normalization); a no-op for other models."""
+
+    # ---- network ------------------------------------------------------------------------
     def scale_input(self, x: torch.Tensor) -> torch.Tensor:
-        """uint8/int levels 0..K-1 -> float in [-1, 1] (float input is assumed already scaled)."""
-        if x.is_floating_point():
-            return x
+        """Integer levels 0..K-1 -> float in [-1, 1]."""
         return x.float() * (2.0 / (self.config.num_levels - 1)) - 1.0
 
-    def network(self, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+    def network(self, x: torch.Tensor, cond: Any) -> Any:
         raise NotImplementedError
 
-    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
-        """Distribution parameters (N, P, H, W) for image x (N, C, H, W)."""
+    def forward(self, x: torch.Tensor, cond: Any = None) -> Any:
+        """Distribution parameters (N, P, H, W) for image x (N, C, H, W) of integer levels."""
         self.check_input(x, cond)
         return self.network(self.scale_input(x), cond)
 
-    def check_input(self, x: torch.Tensor, cond: torch.Tensor | None) -> None:
+    def check_input(self, x: torch.Tensor, cond: Any) -> None:
+        """Refuse what cannot be right: float images, wrong shapes, levels outside 0..K-1, bad labels."""
+        if x.is_floating_point() or x.dtype == torch.bool:
+            raise PixelarError(f"{self.name} takes integer images (uint8/int64 levels 0..{self.config.num_levels - 1}), "
+                               f"got {x.dtype}: convert a float image in [0, 1] with (x * 255).round().to(torch.uint8)")
         if x.dim() != 4 or tuple(x.shape[1:]) != self.image_shape:
             raise ValueError(f"{self.name} expects images of shape (N, {', '.join(map(str, self.image_shape))}), "
                              f"got {tuple(x.shape)}")
@@ -144,40 +217,59 @@ class AutoregressiveModel(nn.Module):
             if (cond < 0).any() or (cond >= self.config.num_classes).any():
                 raise ValueError(f"class labels must be in 0..{self.config.num_classes - 1}")
 
-    # ---- likelihood ---------------------------------------------------------------
-    def log_prob_elementwise(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+    # ---- likelihood ---------------------------------------------------------------------
+    @property
+    def is_bound(self) -> bool:
+        """True when ``log_prob`` is a bound on log p(x) (``bound_description`` says which), not exact."""
+        return False
+
+    def log_prob_elementwise(self, x: torch.Tensor, cond: Any = None) -> torch.Tensor:
         """log p(x_i | x_<i) in nats for every sub-pixel, (N, C, H, W)."""
         return self.distribution.log_prob_elementwise(self(x, cond), x.long())
 
-    @property
-    def is_bound(self) -> bool:
-        """True when log_prob is a variational bound (dequantized likelihood), not exact."""
-        return getattr(self.config, "likelihood", "discrete") == "dequantized"
-
-    def log_prob(self, x: torch.Tensor, cond: torch.Tensor | None = None,
+    def log_prob(self, x: torch.Tensor, cond: Any = None,
                  generator: torch.Generator | None = None) -> torch.Tensor:
-        """Exact log p(x) in nats per image, shape (N,).
-
-        With ``likelihood="dequantized"`` it is instead log q(x + u) for a fresh u ~ U[0,1)^D
-        drawn from ``generator``: a one-sample estimate of a lower bound on log p(x).
-        """
+        """Exact log p(x) in nats per image, shape (N,) (``generator``: for models whose figure is a
+        sampled bound, e.g. a dequantized likelihood)."""
         return self.log_prob_from_params(self(x, cond), x, generator)
 
-    def log_prob_from_params(self, params: torch.Tensor, x: torch.Tensor,
+    def log_prob_from_params(self, params: Any, x: torch.Tensor,
                              generator: torch.Generator | None = None) -> torch.Tensor:
         """log_prob given the network output ``params`` (e.g. computed through a DDP wrapper)."""
-        if self.is_bound:
-            u = torch.rand(x.shape, generator=generator, device=x.device)
-            return self.distribution.dequantized_log_prob(params, x.long(), u)
         return self.distribution.log_prob(params, x.long())
 
-    def bits_per_dim(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+    def bits_per_dim(self, x: torch.Tensor, cond: Any = None) -> torch.Tensor:
         """-log2 p(x) / (C·H·W) per image, shape (N,)."""
-        return -self.log_prob(x, cond) / (math.log(2.0) * math.prod(self.image_shape))
+        return bits_per_dim(-self.log_prob(x, cond), math.prod(self.image_shape))
 
-    # ---- sampling -----------------------------------------------------------------
+    # ---- factorization into parts -----------------------------------------------------------
+    def part_dims(self) -> dict[str, int]:
+        """{part name: dimensions per image it scores}: an exact decomposition of the NLL into parts
+        (the multiscale PixelCNN's scales, the auxiliary models' factors), in order; {} = one part."""
+        return {}
+
+    def log_prob_parts(self, x: torch.Tensor, cond: Any = None) -> dict[str, torch.Tensor]:
+        """{part name: log-probability in nats per image (N,)} for the parts of ``part_dims``, summing
+        to ``log_prob``; {} for a single-part model."""
+        return {}
+
+    def bits_per_dim_parts(self, x: torch.Tensor, cond: Any = None) -> dict[str, torch.Tensor]:
+        """Each part's share of the bits per dimension of x, (N,) float64 each, plus "total" (their sum)."""
+        dims = math.prod(self.image_shape)
+        out = {k: bits_per_dim(-v.double(), dims) for k, v in self.log_prob_parts(x, cond).items()}
+        out["total"] = sum(out.values()) if out else bits_per_dim(-self.log_prob(x, cond).double(), dims)
+        return out
+
+    # ---- sampling (conveniences over pixelar.sampling) ------------------------------------------
+    # ``pixelar.sampling`` sits above the models (it imports them); these methods reach it through the
+    # one lazy import below, the only import of an upper layer in a model.
+    @staticmethod
+    def _sampling() -> Any:
+        from .. import sampling   # lazy on purpose: sampling imports models (see docs/architecture.md)
+        return sampling
+
     @torch.no_grad()
-    def sample(self, n: int, cond: torch.Tensor | None = None, generator: torch.Generator | None = None,
+    def sample(self, n: int, cond: Any = None, generator: torch.Generator | None = None,
                temperature: float = 1.0, method: str = "auto", progress: bool = False,
                **options: Any) -> torch.Tensor:
         """n images (n, C, H, W) uint8 drawn from the model (EMA weights if loaded).
@@ -185,23 +277,34 @@ class AutoregressiveModel(nn.Module):
         Mixture models also take ``log_scale_shift`` (reduced-variance sampling) and
         ``map_sampling`` (sample the component, take its mode).
         """
-        from ..sampling import sample
-        return sample(self, n, cond=cond, generator=generator, temperature=temperature,
-                      method=method, progress=progress, **options)
+        return self._sampling().sample(self, n, cond=cond, generator=generator, temperature=temperature,
+                                       method=method, progress=progress, **options)
 
     @torch.no_grad()
-    def complete(self, x: torch.Tensor, known: torch.Tensor, cond: torch.Tensor | None = None,
+    def complete(self, x: torch.Tensor, known: torch.Tensor, cond: Any = None,
                  generator: torch.Generator | None = None, temperature: float = 1.0,
                  method: str = "auto", progress: bool = False, **options: Any) -> torch.Tensor:
         """Sample the sub-pixels where ``known`` is False; known ones are returned unchanged."""
-        from ..sampling import complete
-        return complete(self, x, known, cond=cond, generator=generator, temperature=temperature,
-                        method=method, progress=progress, **options)
+        return self._sampling().complete(self, x, known, cond=cond, generator=generator, temperature=temperature,
+                                         method=method, progress=progress, **options)
 
-    # ---- persistence --------------------------------------------------------------
+    @torch.no_grad()
+    def upscale(self, low: torch.Tensor, cond: Any = None, generator: torch.Generator | None = None,
+                temperature: float = 1.0, progress: bool = False, **options: Any) -> torch.Tensor:
+        """Images (N, C, S, S) uint8 sampled given a low-resolution version ``low`` (N, C, s, s)."""
+        return self._sampling().upscale(self, low, cond=cond, generator=generator, temperature=temperature,
+                                        progress=progress, **options)
+
+    @torch.no_grad()
+    def colorize(self, aux: torch.Tensor, generator: torch.Generator | None = None, temperature: float = 1.0,
+                 progress: bool = False, **options: Any) -> torch.Tensor:
+        """Colour images (N, 3, H, W) uint8 drawn given a grayscale view ``aux`` (N, 1, H, W)."""
+        return self._sampling().colorize(self, aux, generator=generator, temperature=temperature,
+                                         progress=progress, **options)
+
+    # ---- persistence ------------------------------------------------------------------------
     def save(self, directory: str) -> None:
         """Write ``config.json`` and ``model.safetensors`` into ``directory``."""
-        from ..training.checkpoint import save_model
         save_model(self, directory)
 
     def output_layer(self) -> nn.Module:

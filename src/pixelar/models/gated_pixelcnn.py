@@ -20,6 +20,7 @@ from ..errors import ConfigError
 from ..nn.gated import GatedLayer
 from ..nn.masked import MaskedConv2d
 from .base import AutoregressiveModel, ImageModelConfig
+from .gated_pixelcnn_cached import GatedPixelCNNState
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,5 +74,4 @@ class GatedPixelCNN(AutoregressiveModel):
         return self.out2
 
     def incremental(self, n: int, cond: torch.Tensor | None):
-        from ..sampling.cached_gated import GatedPixelCNNState   # lazy: sampling imports models
         return GatedPixelCNNState(self, n, cond)

@@ -20,10 +20,12 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from ..errors import ConfigError, PixelarError
+from ..errors import ConfigError
 from ..nn.weightnorm import DataDependentInit
-from .auxiliary import AuxEmbedding, Factor, bits, factor_config, grayscale_view, scale_levels
+from ..distributions.base import Distribution
+from .auxiliary import AuxEmbedding, Factor, factor_config, grayscale_view, scale_levels
 from .base import AutoregressiveModel, ImageModelConfig
+from .product import ProductOfFactors
 from .pixelcnn_pp import PixelCNNPlusPlus, PixelCNNPlusPlusConfig
 
 PARTS = ("prior", "conditional")
@@ -68,9 +70,11 @@ class GrayscalePixelCNNConfig(ImageModelConfig):
                                       dropout=self.dropout)
 
 
-class GrayscalePixelCNN(DataDependentInit, AutoregressiveModel):
+class GrayscalePixelCNN(DataDependentInit, ProductOfFactors):
     name = "grayscale_pixelcnn"
     config_class = GrayscalePixelCNNConfig
+    group_sampler = "grayscale"     # ŷ ~ p(ŷ), then x ~ p(x | ŷ): pixelar.sampling.auxiliary
+    can_colorize = True
     bound_description = "upper bound: -log p(ŷ) - log p(x|ŷ), ŷ = 4-bit grayscale view"
 
     def __init__(self, config: GrayscalePixelCNNConfig) -> None:
@@ -89,8 +93,17 @@ class GrayscalePixelCNN(DataDependentInit, AutoregressiveModel):
         """f_w(ŷ): (N, 1, H, W) levels -> (N, E, H, W) features (sees all of ŷ)."""
         return self.embedding(scale_levels(aux, self.config.aux_levels))
 
-    # ---- network ----------------------------------------------------------------------------
-    def _params(self, x: torch.Tensor, parts: tuple[str, ...]) -> dict[str, torch.Tensor]:
+    # ---- the parts: p(ŷ) and p(x | ŷ) ----------------------------------------------------------
+    @property
+    def part_names(self) -> list[str]:
+        return list(PARTS)
+
+    def part_dims(self) -> dict[str, int]:
+        s = self.config.image_size
+        return {"prior": s * s, "conditional": 3 * s * s}
+
+    def part_params(self, x: torch.Tensor, parts: list[str]) -> dict[str, torch.Tensor]:
+        """{"prior": (N, L, H, W), "conditional": (N, P, H, W)} parameters (the named ones)."""
         aux = self.aux(x)
         out: dict[str, torch.Tensor] = {}
         if "prior" in parts:
@@ -100,59 +113,23 @@ class GrayscalePixelCNN(DataDependentInit, AutoregressiveModel):
             out["conditional"] = self.conditional.network(xf, None, spatial=self.embed(aux))   # (N, P, H, W)
         return out
 
-    def trained_parts(self) -> tuple[str, ...]:
+    def part_targets(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"prior": self.aux(x), "conditional": x.long()}
+
+    def part_distribution(self, part: str) -> Distribution:
+        return self.prior.distribution if part == "prior" else self.distribution
+
+    def trained_parts(self) -> list[str]:
         p = self.config.train_part
-        return PARTS if p == "both" else (p,)
-
-    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """{"prior": (N, L, H, W), "conditional": (N, P, H, W)} parameters; in training mode only the
-        parts named by ``train_part`` (the training loss is then their log-likelihood alone)."""
-        self.check_input(x, cond)
-        return self._params(x, self.trained_parts() if self.training else PARTS)
-
-    # ---- likelihood -------------------------------------------------------------------------
-    @property
-    def is_bound(self) -> bool:
-        return True
-
-    def log_prob_parts_from_params(self, params: dict[str, torch.Tensor], x: torch.Tensor) -> dict[str, torch.Tensor]:
-        out = {}
-        if "prior" in params:
-            out["prior"] = self.prior.distribution.log_prob(params["prior"], self.aux(x))
-        if "conditional" in params:
-            out["conditional"] = self.distribution.log_prob(params["conditional"], x.long())
-        return out
-
-    def log_prob_from_params(self, params: Any, x: torch.Tensor,
-                             generator: torch.Generator | None = None) -> torch.Tensor:
-        return sum(self.log_prob_parts_from_params(params, x).values())
-
-    def log_prob_parts(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """{"prior": log p(ŷ), "conditional": log p(x | ŷ)} in nats per image, each (N,)."""
-        self.check_input(x, cond)
-        return self.log_prob_parts_from_params(self._params(x, PARTS), x)
-
-    def log_prob(self, x: torch.Tensor, cond: torch.Tensor | None = None,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
-        """log p(ŷ) + log p(x | ŷ) in nats per image (N,): a lower bound on log p(x) (eq. 5)."""
-        return sum(self.log_prob_parts(x, cond).values())
+        return list(PARTS) if p == "both" else [p]
 
     def log_prob_elementwise(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         """log p(x_i | x_<i, ŷ) per sub-pixel (N, 3, H, W) plus log p(ŷ_i | ŷ_<i) added to channel 0:
         sums to ``log_prob``."""
-        params = self._params(x, PARTS)
+        params = self.part_params(x, self.part_names)
         out = self.distribution.log_prob_elementwise(params["conditional"], x.long())
         prior = self.prior.distribution.log_prob_elementwise(params["prior"], self.aux(x))
         return out + torch.cat([prior, torch.zeros_like(out[:, 1:])], dim=1)
-
-    def bits_per_dim_parts(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """{"prior", "conditional", "total"}: each part's contribution to the bound in bits per
-        dimension of x, (N,) each; total = prior + conditional."""
-        parts = self.log_prob_parts(x, cond)
-        dims = math.prod(self.image_shape)
-        out = {k: bits(v.double(), dims) for k, v in parts.items()}
-        out["total"] = sum(out.values())      # the bound is the parts' sum, with nothing added
-        return out
 
     def uniform_bits_per_dim(self) -> float:
         """The bound's value when every output is uniform: log2 K + log2 L / C."""
@@ -182,24 +159,3 @@ class GrayscalePixelCNN(DataDependentInit, AutoregressiveModel):
 
     def output_layer(self) -> nn.Module:
         return nn.ModuleList([self.prior.out, self.conditional.out])
-
-    # ---- sampling -----------------------------------------------------------------------------
-    @torch.no_grad()
-    def sample(self, n: int, cond: torch.Tensor | None = None, generator: torch.Generator | None = None,
-               temperature: float = 1.0, method: str = "auto", progress: bool = False,
-               **options: Any) -> torch.Tensor:
-        """ŷ ~ p(ŷ), then x ~ p(x | ŷ); options as :func:`pixelar.sampling.auxiliary.colorize`."""
-        from ..sampling.auxiliary import sample_grayscale
-        return sample_grayscale(self, n, generator=generator, temperature=temperature, progress=progress,
-                                **options)
-
-    @torch.no_grad()
-    def colorize(self, aux: torch.Tensor, generator: torch.Generator | None = None, temperature: float = 1.0,
-                 progress: bool = False, **options: Any) -> torch.Tensor:
-        """Colour images (N, 3, H, W) uint8 drawn from p(x | ŷ) for ŷ (N, 1, H, W) in 0..L-1; by default
-        every image's grayscale view equals ŷ (``consistent=True``)."""
-        from ..sampling.auxiliary import colorize
-        return colorize(self, aux, generator=generator, temperature=temperature, progress=progress, **options)
-
-    def complete(self, *args: Any, **kwargs: Any) -> torch.Tensor:
-        raise PixelarError("grayscale_pixelcnn: use colorize (completion given ŷ), not complete")

@@ -26,17 +26,18 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Literal
+from typing import Any, Literal, Mapping
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import ConfigError
+from ..errors import ConfigError, PixelarError
 from ..nn.masked import MaskedConv2d
 from ..nn.text import CharCNNGRU, encode_text
 from ..nn.upscale import UpscalerA, UpscalerB
 from .base import AutoregressiveModel, ImageModelConfig
+from .multiscale_cond import EncodedCond, resize_map
 from .pixelcnn import ResidualBlock
 
 # (row, col) offset inside a 2×2 cell of groups 1..4 (Figure 2)
@@ -89,22 +90,6 @@ class MultiscalePixelCNNConfig(ImageModelConfig):
                 for k in range(int(round(math.log2(self.image_size / self.effective_base))) + 1)]
 
 
-@dataclasses.dataclass
-class EncodedCond:
-    """Conditioning computed once per batch: ``vec`` (N, cond_dim) or None, ``spatial`` (N, S, h, w) or None."""
-    vec: torch.Tensor | None
-    spatial: torch.Tensor | None
-
-
-def resize_map(m: torch.Tensor, size: int) -> torch.Tensor:
-    """(N, S, h, w) float map -> (N, S, size, size): area average when shrinking, bilinear when growing."""
-    if m.shape[-2:] == (size, size):
-        return m
-    if m.shape[-1] >= size:
-        return F.interpolate(m, size=(size, size), mode="area")
-    return F.interpolate(m, size=(size, size), mode="bilinear", align_corners=False)
-
-
 class BasePixelCNN(nn.Module):
     """The masked PixelCNN of models/pixelcnn.py at the base resolution, with condition biases.
 
@@ -137,6 +122,8 @@ class MultiscalePixelCNN(AutoregressiveModel):
     name = "multiscale_pixelcnn"
     config_class = MultiscalePixelCNNConfig
     ordering = "multiscale"
+    group_sampler = "multiscale"   # pixelar.sampling.multiscale: O(log N) network evaluations
+    can_upscale = True
 
     def __init__(self, config: MultiscalePixelCNNConfig) -> None:
         super().__init__(config)
@@ -162,6 +149,36 @@ class MultiscalePixelCNN(AutoregressiveModel):
                                  if has_vec else nn.ModuleList())
 
     # ---- conditioning ---------------------------------------------------------------------
+    def condition(self, batch: Mapping[str, Any]) -> dict[str, Any] | None:
+        """{"label", "spatial", "text"} from a data batch, each one the config enables; a data set
+        lacking one the model is conditioned on is an error (never a silent null condition)."""
+        c = self.config
+        wanted = {"label": ("label", c.num_classes), "spatial": ("spatial", c.spatial_channels),
+                  "text": ("caption", c.text_vocab)}
+        out = {}
+        for key, (field, enabled) in wanted.items():
+            if not enabled:
+                continue
+            if batch.get(field) is None:
+                raise PixelarError(f"{self.name} is conditioned on '{field}' ({key}), but the data has none: "
+                                   f"give the data set a '{field}' array (an npz's {{split}}_{field}"
+                                   f"{'s' if field == 'caption' else ''} key)")
+            out[key] = batch[field]
+        return out or None
+
+    def random_condition(self, n: int, generator: torch.Generator | None = None) -> dict[str, Any] | None:
+        c = self.config
+        out: dict[str, Any] = {}
+        if c.num_classes:
+            out["label"] = torch.randint(0, c.num_classes, (n,), generator=generator)
+        if c.spatial_channels:
+            s = c.image_size
+            out["spatial"] = torch.rand(n, c.spatial_channels, s, s, generator=generator)
+        if c.text_vocab:
+            letters = torch.randint(97, 123, (n, 12), generator=generator)
+            out["text"] = ["".join(map(chr, row.tolist())) for row in letters]
+        return out or None
+
     def _cond_dict(self, cond: Any) -> dict[str, Any]:
         if cond is None:
             return {}
@@ -323,7 +340,12 @@ class MultiscalePixelCNN(AutoregressiveModel):
             seen |= m
         return masks
 
-    def log_prob_scales(self, x: torch.Tensor, cond: Any = None) -> dict[str, torch.Tensor]:
+    def part_dims(self) -> dict[str, int]:
+        """Sub-pixels each scale adds: the base's, then every doubling's groups 2-4."""
+        c = self.image_shape[0]
+        return {name: c * int(m.sum()) for name, m in self.scale_masks().items()}
+
+    def log_prob_parts(self, x: torch.Tensor, cond: Any = None) -> dict[str, torch.Tensor]:
         """Nats per image (N,) of each scale's factors: the base, then groups 2-4 of every doubling.
 
         They sum to ``log_prob(x, cond)`` exactly (up to float summation order).
@@ -353,42 +375,6 @@ class MultiscalePixelCNN(AutoregressiveModel):
             cur, cur_int, k = cur[..., ::2, ::2], cur_int[..., ::2, ::2], k - 1
         return total
 
-    # ---- sampling -----------------------------------------------------------------------------
-    def group_sampler(self):
-        """The exact sampler that draws pixel groups in parallel (sampling.sample picks it for "auto")."""
-        from ..sampling.multiscale import sample_multiscale
-        return sample_multiscale
-
-    @torch.no_grad()
-    def upscale(self, low: torch.Tensor, cond: Any = None, generator: torch.Generator | None = None,
-                temperature: float = 1.0) -> torch.Tensor:
-        """Super-resolution: low (N, C, h, w) uint8 with image_size / h a power of two -> (N, C, S, S).
-
-        The low-resolution pixels are the known pixels at stride S/h; everything else is sampled.
-        """
-        from ..sampling.multiscale import upscale
-        return upscale(self, low, cond=cond, generator=generator, temperature=temperature)
-
     def output_layer(self) -> nn.Module:
         """Every factor's last layer (zeroing them all gives the uniform model)."""
         return nn.ModuleList([self.base.out2] + [up.output_layer() for level in self.upscalers for up in level])
-
-
-def random_crop(x: torch.Tensor, size: int, generator: torch.Generator | None = None,
-                spatial: torch.Tensor | None = None, align: int = 2) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """A random size×size crop of x (N, C, H, W), the same window of every image, at a top-left corner that
-    is a multiple of ``align``; the spatial conditioning map (N, S, H', W') is cropped at the same place
-    (scaled when H' != H). Returns (x crop, map crop or None)."""
-    H, W = x.shape[-2:]
-    if size > min(H, W) or size % align:
-        raise ValueError(f"crop size {size} must be <= the image size {H}x{W} and a multiple of align={align}")
-    top = int(torch.randint((H - size) // align + 1, (1,), generator=generator)) * align
-    left = int(torch.randint((W - size) // align + 1, (1,), generator=generator)) * align
-    crop = x[..., top:top + size, left:left + size]
-    if spatial is None:
-        return crop, None
-    r = spatial.shape[-1] / W
-    if r * W != spatial.shape[-1] or spatial.shape[-2] / H != r:
-        raise ValueError("the spatial map must have the image's aspect ratio")
-    t, le, s = round(top * r), round(left * r), round(size * r)
-    return crop, spatial[..., t:t + s, le:le + s]

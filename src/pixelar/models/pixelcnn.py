@@ -17,6 +17,7 @@ from torch import nn
 from ..errors import ConfigError
 from ..nn.masked import MaskedConv2d
 from .base import AutoregressiveModel, ImageModelConfig
+from .pixelcnn_cached import PixelCNNState
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,5 +80,4 @@ class PixelCNN(AutoregressiveModel):
         return self.out2
 
     def incremental(self, n: int, cond: torch.Tensor | None):
-        from ..sampling.cached_pixelcnn import PixelCNNState   # lazy: sampling imports models
         return PixelCNNState(self, n, cond)

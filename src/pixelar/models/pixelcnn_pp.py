@@ -27,11 +27,13 @@ import torch.utils.checkpoint
 from torch import nn
 
 from ..errors import ConfigError
-from ..nn.masked import shift_down, shift_right
+from ..nn.gated_resnet import GatedResNet
+from ..nn.modes import maybe_checkpoint
 from ..nn.shifted import (DownRightShiftedConv2d, DownRightShiftedDeconv2d, DownShiftedConv2d,
-                          DownShiftedDeconv2d, concat_elu, nin)
+                          DownShiftedDeconv2d, FirstShiftedLayer, nin, pad_with_ones)
 from ..nn.weightnorm import DataDependentInit
 from .base import AutoregressiveModel, ImageModelConfig
+from .pixelcnn_pp_cached import PixelCNNPlusPlusState
 from .pixelcnn_pp_small import ChannelHead, SmallStack, window_layers
 
 
@@ -79,41 +81,10 @@ class PixelCNNPlusPlusConfig(ImageModelConfig):
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
 
 
-class GatedResNet(nn.Module):
-    """x + a ⊙ σ(b), [a, b] = conv(dropout(concat_elu(conv(concat_elu(x)) + nin(concat_elu(skip))))) + h·W."""
-
-    def __init__(self, filters: int, conv: type, skip_channels: int, dropout: float, num_classes: int,
-                 spatial_channels: int = 0) -> None:
-        super().__init__()
-        self.conv_in = conv(2 * filters, filters)
-        self.skip = nin(2 * skip_channels, filters) if skip_channels else None
-        self.dropout = nn.Dropout(dropout)
-        self.conv_out = conv(2 * filters, 2 * filters, init_scale=0.1)
-        self.class_bias = nn.Linear(num_classes, 2 * filters, bias=False) if num_classes else None
-        if self.class_bias is not None:
-            nn.init.normal_(self.class_bias.weight, 0.0, 0.05)   # as the reference's 'hw' matrix
-        # spatial bias: a plain 1x1 projection of the conditioning map, initialized like the class bias
-        self.spatial_bias = nn.Conv2d(spatial_channels, 2 * filters, 1, bias=False) if spatial_channels else None
-        if self.spatial_bias is not None:
-            nn.init.normal_(self.spatial_bias.weight, 0.0, 0.05)
-
-    def forward(self, x: torch.Tensor, skip: torch.Tensor | None = None,
-                onehot: torch.Tensor | None = None, spatial: torch.Tensor | None = None) -> torch.Tensor:
-        c = self.conv_in(concat_elu(x))
-        if self.skip is not None:
-            c = c + self.skip(concat_elu(skip))
-        c = self.conv_out(self.dropout(concat_elu(c)))      # (N, 2F, H, W)
-        if self.class_bias is not None:
-            c = c + self.class_bias(onehot)[:, :, None, None]
-        if self.spatial_bias is not None:
-            c = c + self.spatial_bias(spatial)                # (N, E, H, W) -> (N, 2F, H, W)
-        a, b = c.chunk(2, dim=1)
-        return x + a * torch.sigmoid(b)
-
-
-class PixelCNNPlusPlus(DataDependentInit, AutoregressiveModel):
+class PixelCNNPlusPlus(DataDependentInit, FirstShiftedLayer, AutoregressiveModel):
     name = "pixelcnn_pp"
     config_class = PixelCNNPlusPlusConfig
+    bound_description = "upper bound: dequantized continuous likelihood"
 
     def __init__(self, config: PixelCNNPlusPlusConfig, spatial_channels: int = 0) -> None:
         super().__init__(config)
@@ -143,9 +114,7 @@ class PixelCNNPlusPlus(DataDependentInit, AutoregressiveModel):
         def ul_layer(skip: int) -> GatedResNet:
             return GatedResNet(F_, DownRightShiftedConv2d, skip, p, k, spatial_channels)
 
-        self.u_init = DownShiftedConv2d(c_in, F_, (2, 3))
-        self.ul_init_up = DownShiftedConv2d(c_in, F_, (1, 3))
-        self.ul_init_left = DownRightShiftedConv2d(c_in, F_, (2, 1))
+        self._build_first_layer(c_in, F_)
         # Up pass: 3 blocks of R layers; ul layers read u (F channels).
         self.up_u = nn.ModuleList(nn.ModuleList(u_layer(0) for _ in range(R)) for _ in range(3))
         self.up_ul = nn.ModuleList(nn.ModuleList(ul_layer(F_) for _ in range(R)) for _ in range(3))
@@ -159,10 +128,7 @@ class PixelCNNPlusPlus(DataDependentInit, AutoregressiveModel):
         self.up_sample_ul = nn.ModuleList(DownRightShiftedDeconv2d(F_, F_, (2, 2)) for _ in range(2))
 
     def _layer(self, layer: GatedResNet, *args: torch.Tensor | None) -> torch.Tensor:
-        if self.config.checkpoint_activations and self.training and torch.is_grad_enabled():
-            # preserve_rng_state (the default) replays the same dropout masks in the recomputation
-            return torch.utils.checkpoint.checkpoint(layer, *args, use_reentrant=False)
-        return layer(*args)
+        return maybe_checkpoint(layer, *args, enabled=self.config.checkpoint_activations)
 
     def network(self, x: torch.Tensor, cond: torch.Tensor | None,
                 spatial: torch.Tensor | None = None) -> torch.Tensor:
@@ -174,12 +140,10 @@ class PixelCNNPlusPlus(DataDependentInit, AutoregressiveModel):
                              else "this network has no spatial conditioning (spatial_channels=0)")
         # the conditioning map at full, 1/2 and 1/4 resolution (None when unconditioned)
         sp = [None if spatial is None else F.avg_pool2d(spatial, 2 ** r) if r else spatial for r in range(3)]
-        x_pad = torch.cat([x, x.new_ones(n, 1, h, w)], dim=1)
+        x_pad = pad_with_ones(x)
         if self.config.receptive_width:
             return self._head(self.small(x_pad, onehot), x)
-        # First layer: the shifts make u see rows < r and ul see (rows < r) ∪ (row r, cols < c).
-        u = shift_down(self.u_init(x_pad))
-        ul = shift_down(self.ul_init_up(x_pad)) + shift_right(self.ul_init_left(x_pad))
+        u, ul = self._first_layer(x_pad)       # u sees rows < r, ul (rows < r) ∪ (row r, cols < c)
         us, uls = [u], [ul]
         for block in range(3):
             for lu, lul in zip(self.up_u[block], self.up_ul[block]):
@@ -215,6 +179,19 @@ class PixelCNNPlusPlus(DataDependentInit, AutoregressiveModel):
         # stack and the channel head sample naively.
         return not self.config.receptive_width and self.config.distribution != "channel_logistic_mixture"
 
-    def incremental(self, n: int, cond: torch.Tensor | None):
-        from ..sampling.cached_pixelcnn_pp import PixelCNNPlusPlusState   # lazy: sampling imports models
+    def incremental(self, n: int, cond: torch.Tensor | None) -> PixelCNNPlusPlusState:
         return PixelCNNPlusPlusState(self, n, cond)
+
+    # ---- likelihood: exact (discrete) or the §3.4.2 dequantized bound -------------------------
+    @property
+    def is_bound(self) -> bool:
+        return self.config.likelihood == "dequantized"
+
+    def log_prob_from_params(self, params: torch.Tensor, x: torch.Tensor,
+                             generator: torch.Generator | None = None) -> torch.Tensor:
+        """Exact log p(x); with ``likelihood="dequantized"`` instead log q(x + u) for a fresh
+        u ~ U[0,1)^D drawn from ``generator``: a one-sample estimate of a lower bound on log p(x)."""
+        if self.is_bound:
+            u = torch.rand(x.shape, generator=generator, device=x.device)
+            return self.distribution.dequantized_log_prob(params, x.long(), u)
+        return super().log_prob_from_params(params, x, generator)

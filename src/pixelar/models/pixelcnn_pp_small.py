@@ -21,8 +21,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError
-from ..nn.masked import MaskedConv2d, shift_down, shift_right
-from ..nn.shifted import DownRightShiftedConv2d, DownShiftedConv2d, concat_elu, nin
+from ..nn.gated_resnet import GatedResNet
+from ..nn.masked import MaskedConv2d
+from ..nn.shifted import DownRightShiftedConv2d, DownShiftedConv2d, FirstShiftedLayer, concat_elu, nin
 
 
 def window_layers(width: int, height: int) -> tuple[int, int]:
@@ -60,20 +61,17 @@ class GatedShiftedLayer(nn.Module):
         return h + a * torch.sigmoid(b)
 
 
-class SmallStack(nn.Module):
+class SmallStack(FirstShiftedLayer, nn.Module):
     """Two-stream shifted network with a width × height window, no down-sampling: (N, C+1, H, W) -> (N, F, H, W)."""
 
     def __init__(self, in_channels: int, filters: int, width: int, height: int, num_nin: int,
                  dropout: float, num_classes: int) -> None:
         super().__init__()
         n, k0 = window_layers(width, height)
-        self.u_init = DownShiftedConv2d(in_channels, filters, (2, k0))
-        self.ul_init_up = DownShiftedConv2d(in_channels, filters, (1, k0))
-        self.ul_init_left = DownRightShiftedConv2d(in_channels, filters, (2, 1))
+        self._build_first_layer(in_channels, filters, k0)
         F_, k = filters, num_classes
 
         def nin_layers() -> nn.ModuleList:
-            from .pixelcnn_pp import GatedResNet      # the 1×1 gated ResNet: depth without reach
             return nn.ModuleList(GatedResNet(F_, _NinConv, 0, dropout, k) for _ in range(num_nin))
 
         self.u = nn.ModuleList(GatedShiftedLayer(F_, DownShiftedConv2d(2 * F_, 2 * F_, (2, 3), init_scale=0.1),
@@ -85,9 +83,7 @@ class SmallStack(nn.Module):
         self.ul_nin = nn.ModuleList(nin_layers() for _ in range(n))
 
     def forward(self, x_pad: torch.Tensor, onehot: torch.Tensor | None) -> torch.Tensor:
-        # Same first-layer shifts as the full network: u sees rows < r, ul adds row r, columns < c.
-        u = shift_down(self.u_init(x_pad))
-        ul = shift_down(self.ul_init_up(x_pad)) + shift_right(self.ul_init_left(x_pad))
+        u, ul = self._first_layer(x_pad)       # as the full network: u sees rows < r, ul adds row r, cols < c
         for layer in range(len(self.u_nin)):
             if layer > 0:
                 u = self.u[layer - 1](u, None, onehot)

@@ -27,6 +27,7 @@ from ..errors import ConfigError
 from ..nn.masked import MaskedConv2d
 from ..nn.recurrent import DiagonalBiLSTM, RowLSTM
 from .base import AutoregressiveModel, ImageModelConfig
+from .pixelrnn_cached import RowLSTMState
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,7 +148,6 @@ class RowLSTMPixelRNN(PixelRNN):
     config_class = RowLSTMConfig
 
     def incremental(self, n: int, cond: torch.Tensor | None):
-        from ..sampling.cached_pixelrnn import RowLSTMState   # lazy: sampling imports models
         return RowLSTMState(self, n, cond)
 
 

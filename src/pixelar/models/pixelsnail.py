@@ -47,10 +47,12 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..nn.attention import CausalAttention, earlier_mask, rank_map
-from ..nn.shifted import DownRightShiftedConv2d, nin
+from ..nn.gated_resnet import GatedResNet
+from ..nn.modes import maybe_checkpoint
+from ..nn.shifted import DownRightShiftedConv2d, nin, pad_with_ones
 from ..nn.weightnorm import DataDependentInit, WeightNormConv2d
 from .base import AutoregressiveModel, ImageModelConfig, IncrementalState
-from .pixelcnn_pp import GatedResNet
+from .pixelsnail_cached import PixelSNAILState
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,21 +181,17 @@ class PixelSNAIL(DataDependentInit, AutoregressiveModel):
         return super().positions()
 
     def incremental(self, n: int, cond: torch.Tensor | None) -> IncrementalState:
-        """Cached sampling state (``sampling/cached_pixelsnail.py``): one pixel's layers per step."""
-        from ..sampling.cached_pixelsnail import PixelSNAILState
+        """Cached sampling state (``models/pixelsnail_cached.py``): one pixel's layers per step."""
         return PixelSNAILState(self, n, cond)
 
     def _run(self, layer: nn.Module, *args: torch.Tensor | None) -> torch.Tensor:
-        if self.config.checkpoint_activations and self.training and torch.is_grad_enabled():
-            # preserve_rng_state (the default) replays the same dropout masks in the recomputation
-            return torch.utils.checkpoint.checkpoint(layer, *args, use_reentrant=False)
-        return layer(*args)
+        return maybe_checkpoint(layer, *args, enabled=self.config.checkpoint_activations)
 
     def network(self, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
         n, _, hgt, wid = x.shape
         onehot = F.one_hot(cond, self.config.num_classes).to(x.dtype) if self.config.num_classes else None
         background = self.background.expand(n, -1, -1, -1).to(x.dtype)
-        h = self.first(torch.cat([x, x.new_ones(n, 1, hgt, wid)], dim=1))      # (N, F, H, W), strictly causal
+        h = self.first(pad_with_ones(x))      # (N, F, H, W), strictly causal
         for resnets, attention in zip(self.resnets, self.attention):
             for layer in resnets:
                 h = self._run(layer, h, None, onehot)

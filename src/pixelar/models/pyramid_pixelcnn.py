@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 from torch import nn
 
-from ..errors import ConfigError, PixelarError
+from ..errors import ConfigError
 from ..nn.weightnorm import DataDependentInit
-from .auxiliary import (AuxEmbedding, Factor, LightPixelCNNPlusPlus, bits, factor_config, pyramid,
-                        scale_levels)
+from .auxiliary import AuxEmbedding, Factor, LightPixelCNNPlusPlus, factor_config, pyramid, scale_levels
 from .base import AutoregressiveModel, ImageModelConfig
+from .product import ProductOfFactors
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,9 +71,11 @@ def part_name(sizes: list[int], level: int) -> str:
     return f"{s}x{s}" if level == len(sizes) - 1 else f"{s}x{s}|{sizes[level + 1]}x{sizes[level + 1]}"
 
 
-class PyramidPixelCNN(DataDependentInit, AutoregressiveModel):
+class PyramidPixelCNN(DataDependentInit, ProductOfFactors):
     name = "pyramid_pixelcnn"
     config_class = PyramidPixelCNNConfig
+    group_sampler = "pyramid"     # the base level, then each finer one given the one below
+    can_upscale = True
     bound_description = "upper bound: sum over pyramid levels of -log p(level | lower level)"
 
     def __init__(self, config: PyramidPixelCNNConfig) -> None:
@@ -107,55 +109,23 @@ class PyramidPixelCNN(DataDependentInit, AutoregressiveModel):
         ctx = None if lower is None else self.context(level, lower)
         return self.levels[level](scale_levels(y, self.config.num_levels), ctx)
 
-    def _params(self, x: torch.Tensor, levels: list[int]) -> dict[str, torch.Tensor]:
+    # ---- the parts: one per level, finest first ---------------------------------------------
+    def part_dims(self) -> dict[str, int]:
+        return {name: self.config.image_channels * s * s for name, s in zip(self.part_names, self.sizes)}
+
+    def part_params(self, x: torch.Tensor, parts: list[str]) -> dict[str, torch.Tensor]:
+        """{part: params (N, P, s, s) of p(y_l | y_{l+1})} for the named levels."""
         ys = pyramid(x, self.config.num_scales)
         L = self.config.num_scales
-        return {self.part_names[l]: self.level_params(l, ys[l], ys[l + 1] if l < L else None) for l in levels}
+        return {name: self.level_params(l, ys[l], ys[l + 1] if l < L else None)
+                for l, name in enumerate(self.part_names) if name in parts}
 
-    def _all_levels(self) -> list[int]:
-        return list(range(self.config.num_scales + 1))
+    def part_targets(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return dict(zip(self.part_names, pyramid(x, self.config.num_scales)))
 
-    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """{part name: params (N, P, s, s)}; in training mode only ``train_level`` when it is set."""
-        self.check_input(x, cond)
+    def trained_parts(self) -> list[str]:
         t = self.config.train_level
-        return self._params(x, [t] if self.training and t >= 0 else self._all_levels())
-
-    # ---- likelihood -------------------------------------------------------------------------
-    @property
-    def is_bound(self) -> bool:
-        return self.config.num_scales > 0
-
-    def log_prob_parts_from_params(self, params: dict[str, torch.Tensor], x: torch.Tensor) -> dict[str, torch.Tensor]:
-        ys = pyramid(x, self.config.num_scales)
-        return {name: self.distribution.log_prob(params[name], ys[level])
-                for level, name in enumerate(self.part_names) if name in params}
-
-    def log_prob_from_params(self, params: Any, x: torch.Tensor,
-                             generator: torch.Generator | None = None) -> torch.Tensor:
-        return sum(self.log_prob_parts_from_params(params, x).values())
-
-    def log_prob_parts(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """{part name: log p(y_l | y_{l+1})} in nats per image, (N,) each, finest level first."""
-        self.check_input(x, cond)
-        return self.log_prob_parts_from_params(self._params(x, self._all_levels()), x)
-
-    def log_prob(self, x: torch.Tensor, cond: torch.Tensor | None = None,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
-        """Sum over levels of log p(y_l | y_{l+1}), nats per image (N,): a lower bound on log p(x)."""
-        return sum(self.log_prob_parts(x, cond).values())
-
-    def log_prob_elementwise(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
-        raise PixelarError("pyramid_pixelcnn: the levels have different sizes, so there is no per-sub-pixel "
-                           "map of x; use log_prob_parts")
-
-    def bits_per_dim_parts(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """Each level's contribution to the bound in bits per dimension of x (N,), plus "total"."""
-        parts = self.log_prob_parts(x, cond)
-        dims = math.prod(self.image_shape)
-        out = {k: bits(v.double(), dims) for k, v in parts.items()}
-        out["total"] = sum(out.values())      # the bound is the parts' sum, with nothing added
-        return out
+        return self.part_names if t < 0 else [self.part_names[t]]
 
     def uniform_bits_per_dim(self) -> float:
         """The bound when every output is uniform: log2 K · sum_l (s_l / S)²."""
@@ -186,24 +156,3 @@ class PyramidPixelCNN(DataDependentInit, AutoregressiveModel):
 
     def output_layer(self) -> nn.Module:
         return nn.ModuleList([net.out for net in self.levels])
-
-    # ---- sampling -----------------------------------------------------------------------------
-    @torch.no_grad()
-    def sample(self, n: int, cond: torch.Tensor | None = None, generator: torch.Generator | None = None,
-               temperature: float = 1.0, method: str = "auto", progress: bool = False,
-               **options: Any) -> torch.Tensor:
-        """The base level, then every finer level given the one below (consistent by default:
-        downsample(level) equals the level below exactly)."""
-        from ..sampling.auxiliary import sample_pyramid
-        return sample_pyramid(self, n, generator=generator, temperature=temperature, progress=progress, **options)
-
-    @torch.no_grad()
-    def upscale(self, low: torch.Tensor, generator: torch.Generator | None = None, temperature: float = 1.0,
-                progress: bool = False, **options: Any) -> torch.Tensor:
-        """Images (N, C, S, S) uint8 sampled given a lower pyramid level ``low`` (N, C, s, s) with
-        s = S / 2^k, 1 <= k <= num_scales; consistent by default (downsample^k(out) == low)."""
-        from ..sampling.auxiliary import upscale
-        return upscale(self, low, generator=generator, temperature=temperature, progress=progress, **options)
-
-    def complete(self, *args: Any, **kwargs: Any) -> torch.Tensor:
-        raise PixelarError("pyramid_pixelcnn: use upscale (sampling given a lower level), not complete")

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .masked import shift_down, shift_right
 from .weightnorm import WeightNormConv2d
 
 
@@ -78,3 +79,35 @@ def nin(in_channels: int, out_channels: int, init_scale: float = 1.0) -> WeightN
 def concat_elu(x: torch.Tensor) -> torch.Tensor:
     """ELU of [x, -x] along channels: keeps both signs' information, doubles the channels."""
     return F.elu(torch.cat([x, -x], dim=1))
+
+
+def pad_with_ones(x: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) -> (N, C+1, H, W): a constant channel of ones, so that the zero padding of the
+    shifted convolutions is distinguishable from image content at the border (as PixelCNN++)."""
+    n, _, h, w = x.shape
+    return torch.cat([x, x.new_ones(n, 1, h, w)], dim=1)
+
+
+class FirstShiftedLayer:
+    """Mixin for PixelCNN++-style networks: the first layer, which starts both streams.
+
+    Builds ``u_init`` (down-shifted, 2 × width), ``ul_init_up`` (down-shifted, 1 × width) and
+    ``ul_init_left`` (down-right-shifted, 2 × 1) on the module, in that order (the order the weights
+    are drawn in). Its outputs are shifted down (u) and down + right (ul): u at (r, c) sees rows < r,
+    ul sees (rows < r) ∪ (row r, columns < c) — never the pixel itself.
+    """
+
+    u_init: DownShiftedConv2d
+    ul_init_up: DownShiftedConv2d
+    ul_init_left: DownRightShiftedConv2d
+
+    def _build_first_layer(self, in_channels: int, filters: int, width: int = 3) -> None:
+        self.u_init = DownShiftedConv2d(in_channels, filters, (2, width))
+        self.ul_init_up = DownShiftedConv2d(in_channels, filters, (1, width))
+        self.ul_init_left = DownRightShiftedConv2d(in_channels, filters, (2, 1))
+
+    def _first_layer(self, x_pad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(u, ul), each (N, F, H, W), from the ones-padded input (N, C+1, H, W)."""
+        u = shift_down(self.u_init(x_pad))
+        ul = shift_down(self.ul_init_up(x_pad)) + shift_right(self.ul_init_left(x_pad))
+        return u, ul

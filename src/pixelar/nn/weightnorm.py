@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .modes import eval_mode
+
 
 class WeightNormConv2d(nn.Module):
     """Weight-normalized (transposed) convolution. Padding is the caller's business (shifts)."""
@@ -83,17 +85,15 @@ class DataDependentInit:
     def data_dependent_init(self, x: torch.Tensor, cond: Any = None) -> None:
         """Initialize every weight-normalized layer on the batch ``x`` (N, C, H, W), once."""
         layers = [m for m in self.modules() if isinstance(m, WeightNormConv2d)]  # type: ignore[attr-defined]
-        was_training = self.training  # type: ignore[attr-defined]
-        self.eval()  # type: ignore[attr-defined]  # no dropout noise in the statistics
         for m in layers:
             m.init_pending = True
         try:
-            self(x, cond)  # type: ignore[operator]
+            with eval_mode(self):  # type: ignore[arg-type]  # no dropout noise in the statistics
+                self(x, cond)  # type: ignore[operator]
         finally:
             unused = [m for m in layers if m.init_pending]
             for m in layers:
                 m.init_pending = False
-            self.train(was_training)  # type: ignore[attr-defined]
         if unused:
             raise RuntimeError(f"{len(unused)} weight-normalized layers were not reached by the init batch")
         self.ddi_done.fill_(True)

@@ -1,95 +1,97 @@
 """Samplers: every loop over pixels lives here.
 
-``sample``/``complete`` pick a method: ``naive`` is the reference loop over
-``model.positions()``; ``groups`` is a model's own parallel sampler (a model offers one through
-``model.group_sampler()``, e.g. the multiscale PixelCNN's group-by-group sampler);
-``auto`` picks the fastest exact method available for the model (groups, then cached, then naive).
+``sample``/``complete`` pick a method: ``naive`` is the reference loop over ``model.positions()``;
+``cached`` the same loop computed incrementally (``model.incremental()``); ``groups`` the model's
+own parallel sampler, named by ``model.group_sampler``: the multiscale PixelCNN's group-by-group
+sampler, or the factor-by-factor samplers of the auxiliary-variable models; ``auto`` picks the
+fastest exact method the model has (groups, then cached, then naive). ``upscale`` and ``colorize``
+sample given a low-resolution or a grayscale view, for models that declare they can.
 """
 from __future__ import annotations
 
-import inspect
+from typing import Any, Callable
 
 import torch
 
 from ..errors import PixelarError
 from ..models.base import AutoregressiveModel
-from .cached import sample_cached
-from .naive import sample_naive
+from . import auxiliary, multiscale
+from .pixels import blank, check_temperature, fill, position_sampler
 
 METHODS = ("auto", "naive", "cached", "groups")
 
+# Group samplers that fill a canvas given a mask of known sub-pixels (so they also complete).
+CANVAS_SAMPLERS: dict[str, Callable[..., torch.Tensor]] = {"multiscale": multiscale.sample_multiscale}
+# Samplers of products of factors: n fresh images, one factor after the other.
+FACTOR_SAMPLERS: dict[str, Callable[..., torch.Tensor]] = {"grayscale": auxiliary.sample_grayscale,
+                                                           "pyramid": auxiliary.sample_pyramid}
+UPSCALERS: dict[str, Callable[..., torch.Tensor]] = {"multiscale": multiscale.upscale, "pyramid": auxiliary.upscale}
+COLORIZERS: dict[str, Callable[..., torch.Tensor]] = {"grayscale": auxiliary.colorize}
 
-def _pick_method(model: AutoregressiveModel, method: str):
-    """The sampler function for ``method``; "auto" = the model's group sampler, else cached when the
-    model has it, else naive (all exact)."""
+
+def _check_method(model: AutoregressiveModel, method: str) -> None:
     if method not in METHODS:
-        raise ValueError(f"unknown sampling method '{method}'; choose one of {', '.join(METHODS)}")
-    group_sampler = getattr(model, "group_sampler", None)
-    if method == "groups" or (method == "auto" and group_sampler is not None):
-        if group_sampler is None:
-            raise PixelarError(f"{model.name} has no group sampler; use method 'naive' or 'auto'")
-        return group_sampler()
-    if method == "cached" and not model.has_cached_sampler():
-        raise PixelarError(f"{model.name} has no cached sampler yet; use method 'naive' or 'auto'")
-    if method == "naive" or (method == "auto" and not model.has_cached_sampler()):
-        return sample_naive
-    return sample_cached
-
-
-MIXTURE_OPTIONS = ("log_scale_shift", "map_sampling")
-
-
-def _check_options(model: AutoregressiveModel, options: dict) -> dict:
-    unknown = [k for k in options if k not in MIXTURE_OPTIONS]
-    if unknown:
-        raise ValueError(f"unknown sampling option(s) {unknown}; known: {', '.join(MIXTURE_OPTIONS)}")
-    active = {k: v for k, v in options.items() if v}
-    takes = inspect.signature(model.distribution.sample).parameters
-    if any(k not in takes for k in active):
-        raise PixelarError(f"{', '.join(active)} need a logistic-mixture model; this one's output "
-                           f"is {model.distribution.name}")
-    return active
-
-
-def _expand_cond(model: AutoregressiveModel, n: int, cond: torch.Tensor | None) -> torch.Tensor | None:
-    """A single class label (0-d tensor) applies to all n images."""
-    if model.config.num_classes and cond is not None and cond.dim() == 0:
-        cond = cond.expand(n)
-    return cond
+        raise PixelarError(f"unknown sampling method '{method}'; choose one of {', '.join(METHODS)}")
+    if method == "groups" and model.group_sampler is None:
+        raise PixelarError(f"{model.name} has no group sampler; use method 'naive' or 'auto'")
 
 
 @torch.no_grad()
-def sample(model: AutoregressiveModel, n: int, cond: torch.Tensor | None = None,
-           generator: torch.Generator | None = None, temperature: float = 1.0,
-           method: str = "auto", progress: bool = False, **options: object) -> torch.Tensor:
-    """n fresh images (n, C, H, W) uint8. ``options``: ``log_scale_shift``, ``map_sampling``."""
-    c, h, w = model.image_shape
-    device = next(model.parameters()).device
-    x = torch.zeros(n, c, h, w, dtype=torch.long, device=device)
-    known = torch.zeros(n, c, h, w, dtype=torch.bool, device=device)
+def sample(model: AutoregressiveModel, n: int, cond: Any = None, generator: torch.Generator | None = None,
+           temperature: float = 1.0, method: str = "auto", progress: bool = False, **options: Any) -> torch.Tensor:
+    """n fresh images (n, C, H, W) uint8. ``options``: ``log_scale_shift``, ``map_sampling`` (mixtures)."""
+    _check_method(model, method)
+    if model.group_sampler in FACTOR_SAMPLERS:
+        check_temperature(temperature)
+        return FACTOR_SAMPLERS[model.group_sampler](model, n, generator=generator, temperature=temperature,
+                                                    progress=progress, method=method if method != "groups" else "auto",
+                                                    **options)
+    x, known = blank(model, n)
     return complete(model, x, known, cond=cond, generator=generator, temperature=temperature,
                     method=method, progress=progress, **options)
 
 
 @torch.no_grad()
-def complete(model: AutoregressiveModel, x: torch.Tensor, known: torch.Tensor,
-             cond: torch.Tensor | None = None, generator: torch.Generator | None = None,
-             temperature: float = 1.0, method: str = "auto", progress: bool = False,
-             **options: object) -> torch.Tensor:
+def complete(model: AutoregressiveModel, x: torch.Tensor, known: torch.Tensor, cond: Any = None,
+             generator: torch.Generator | None = None, temperature: float = 1.0, method: str = "auto",
+             progress: bool = False, **options: Any) -> torch.Tensor:
     """Sample the sub-pixels of x (N, C, H, W) where the bool mask ``known`` is False."""
-    if known.dtype != torch.bool:
-        raise ValueError("known must be a bool tensor (True = keep this sub-pixel)")
-    known = known.expand_as(x)
-    if temperature <= 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
-    cond = _expand_cond(model, x.shape[0], cond)
-    model.check_input(x, cond)
-    sampler = _pick_method(model, method)
-    options = _check_options(model, options)
-    was_training = model.training
-    model.eval()
-    try:
-        return sampler(model, x, known, cond=cond, generator=generator,
-                       temperature=temperature, progress=progress, **options)
-    finally:
-        model.train(was_training)
+    _check_method(model, method)
+    if not model.can_complete:
+        alternatives = [what for what, ok in (("upscale", model.can_upscale), ("colorize", model.can_colorize)) if ok]
+        raise PixelarError(f"{model.name} cannot complete a mask of known pixels; use "
+                           f"{' or '.join(alternatives) or 'sample'} instead")
+    if model.group_sampler in CANVAS_SAMPLERS and method in ("auto", "groups"):
+        sampler = CANVAS_SAMPLERS[model.group_sampler]
+    else:
+        sampler = position_sampler(model, method)
+    return fill(model, sampler, x, known, cond=cond, generator=generator, temperature=temperature,
+                progress=progress, **options)
+
+
+@torch.no_grad()
+def upscale(model: AutoregressiveModel, low: torch.Tensor, cond: Any = None, generator: torch.Generator | None = None,
+            temperature: float = 1.0, progress: bool = False, **options: Any) -> torch.Tensor:
+    """Images (N, C, S, S) uint8 sampled given a low-resolution version ``low`` (N, C, s, s) of each; the
+    multiscale PixelCNN keeps the given pixels at stride S/s, the pyramid PixelCNN samples images whose
+    pyramid levels average back to ``low`` exactly."""
+    if not model.can_upscale:
+        raise PixelarError(f"{model.name} models one resolution and cannot upscale; use a model with scales "
+                           "(multiscale_pixelcnn or pyramid_pixelcnn)")
+    check_temperature(temperature)
+    extra = {"cond": cond} if cond is not None else {}
+    return UPSCALERS[model.group_sampler](model, low, generator=generator, temperature=temperature,
+                                          progress=progress, **extra, **options)
+
+
+@torch.no_grad()
+def colorize(model: AutoregressiveModel, aux: torch.Tensor, generator: torch.Generator | None = None,
+             temperature: float = 1.0, progress: bool = False, **options: Any) -> torch.Tensor:
+    """Colour images (N, 3, H, W) uint8 drawn from p(x | ŷ) for ŷ (N, 1, H, W); by default every image's
+    grayscale view equals ŷ (``consistent=True``)."""
+    if not model.can_colorize:
+        raise PixelarError(f"colorize needs a model of colour given grayscale (grayscale_pixelcnn); "
+                           f"this one is {model.name}")
+    check_temperature(temperature)
+    return COLORIZERS[model.group_sampler](model, aux, generator=generator, temperature=temperature,
+                                           progress=progress, **options)

@@ -29,7 +29,8 @@ from ..distributions.base import gumbel_argmax
 from ..distributions.logistic_mixture import DiscretizedLogisticMixture
 from ..errors import PixelarError
 from ..models.auxiliary import LUMA_WEIGHTS, Factor, gray_bin
-from . import sample as sample_plain
+from ..nn.modes import eval_mode
+from .pixels import sample_positions
 
 Feasible = Callable[[torch.Tensor, int, int, int], torch.Tensor]
 
@@ -64,11 +65,9 @@ def sample_constrained(factor: Factor, n: int, feasible: Feasible, generator: to
     C, H, W = factor.image_shape
     K = factor.config.num_levels
     device = next(factor.parameters()).device
-    was_training = factor.training
-    factor.eval()
     x = torch.zeros(n, C, H, W, dtype=torch.long, device=device)
     levels = torch.arange(K, device=device)
-    try:
+    with eval_mode(factor):
         for i, j in tqdm(factor.positions(), desc="sampling", unit="px", disable=not progress, leave=False):
             params = factor(x)[:, :, i:i + 1, j:j + 1]                       # (n, P, 1, 1)
             if log_scale_shift:
@@ -84,8 +83,6 @@ def sample_constrained(factor: Factor, n: int, feasible: Feasible, generator: to
                     x[:, c, i, j] = logp.argmax(dim=1)
                 else:
                     x[:, c, i, j] = gumbel_argmax(logp / temperature, dim=1, generator=generator)
-    finally:
-        factor.train(was_training)
     return x.to(torch.uint8)
 
 
@@ -130,30 +127,22 @@ def colorize(model: Any, aux: torch.Tensor, generator: torch.Generator | None = 
         raise ValueError(f"ŷ must hold levels 0..{c.aux_levels - 1}")
     device = next(model.parameters()).device
     aux = aux.long().to(device)
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         factor = model.conditional_factor(aux)
         if consistent:
             return sample_constrained(factor, aux.shape[0], gray_feasible(aux, c.num_levels, c.aux_levels),
                                       generator, temperature, map_sampling, log_scale_shift, progress)
-        return sample_plain(factor, aux.shape[0], generator=generator, temperature=temperature, method="naive",
+        return sample_positions(factor, aux.shape[0], generator=generator, temperature=temperature, method="naive",
                             progress=progress, map_sampling=map_sampling, log_scale_shift=log_scale_shift)
-    finally:
-        model.train(was_training)
 
 
 @torch.no_grad()
 def sample_grayscale(model: Any, n: int, generator: torch.Generator | None = None, temperature: float = 1.0,
                      progress: bool = False, method: str = "auto", **options: Any) -> torch.Tensor:
     """ŷ ~ p(ŷ) (softmax prior, temperature only), then :func:`colorize`; (n, 3, H, W) uint8."""
-    was_training = model.training
-    model.eval()
-    try:
-        aux = sample_plain(model.prior, n, generator=generator, temperature=temperature, method=method,
+    with eval_mode(model):
+        aux = sample_positions(model.prior, n, generator=generator, temperature=temperature, method=method,
                            progress=progress)
-    finally:
-        model.train(was_training)
     return colorize(model, aux, generator=generator, temperature=temperature, progress=progress, **options)
 
 
@@ -193,20 +182,16 @@ def upscale(model: Any, low: torch.Tensor, generator: torch.Generator | None = N
                          f"got {tuple(low.shape)}")
     device = next(model.parameters()).device
     y = low.long().to(device)
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         for level in range(sizes.index(low.shape[2]) - 1, -1, -1):
             factor = model.level_factor(level, y)
             if consistent:
                 y = sample_constrained(factor, y.shape[0], block_mean_feasible(y, c.num_levels), generator,
                                        temperature, map_sampling, log_scale_shift, progress).long()
             else:
-                y = sample_plain(factor, y.shape[0], generator=generator, temperature=temperature, method="naive",
+                y = sample_positions(factor, y.shape[0], generator=generator, temperature=temperature, method="naive",
                                  progress=progress, map_sampling=map_sampling,
                                  log_scale_shift=log_scale_shift).long()
-    finally:
-        model.train(was_training)
     return y.to(torch.uint8)
 
 
@@ -215,14 +200,10 @@ def sample_pyramid(model: Any, n: int, generator: torch.Generator | None = None,
                    progress: bool = False, method: str = "auto", consistent: bool = True,
                    map_sampling: bool = False, log_scale_shift: float = 0.0) -> torch.Tensor:
     """The base level ~ p(y_L) (naive sampler), then :func:`upscale`: (n, C, S, S) uint8."""
-    was_training = model.training
-    model.eval()
-    try:
-        base = sample_plain(model.level_factor(model.config.num_scales, None), n, generator=generator,
+    with eval_mode(model):
+        base = sample_positions(model.level_factor(model.config.num_scales, None), n, generator=generator,
                             temperature=temperature, method="naive", progress=progress,
                             map_sampling=map_sampling, log_scale_shift=log_scale_shift)
-    finally:
-        model.train(was_training)
     if model.config.num_scales == 0:
         return base
     return upscale(model, base, generator=generator, temperature=temperature, progress=progress,

@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from ..errors import PixelarError
 from .naive import check_known, draw
+from .pixels import fill
 
 
 def _groups(t: torch.Tensor) -> list[torch.Tensor]:
@@ -113,7 +114,6 @@ def upscale(model: Any, low: torch.Tensor, cond: Any = None, generator: torch.Ge
     known = torch.zeros_like(x, dtype=torch.bool)
     x[..., ::r, ::r] = low.long().to(device)
     known[..., ::r, ::r] = True
-    from . import complete
-    return complete(model, x, known, cond=cond, generator=generator, temperature=temperature,
-                    method="groups", progress=progress)
+    return fill(model, sample_multiscale, x, known, cond=cond, generator=generator, temperature=temperature,
+                progress=progress)
 

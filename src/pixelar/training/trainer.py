@@ -18,15 +18,18 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
+from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from .. import checkpoint as ckpt
 from .. import config as config_lib
+from ..data.base import collate, set_epoch, split_batch
+from ..distributions.base import bits_per_dim
 from ..errors import CheckpointError, PixelarError
 from ..evaluation.bpd import evaluate
 from ..evaluation.plots import learning_curve_png
-from . import checkpoint as ckpt
+from ..parallel import DistContext, all_reduce_sum
 from .config import TrainConfig
-from .distributed import DistContext
 from .ema import EMA
 
 
@@ -88,39 +91,40 @@ class Trainer:
         g = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + epoch)
         return torch.randperm(len(self.train_data), generator=g)
 
-    def _batch(self, order: torch.Tensor, whole: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        """This process's slice of the current global batch (``whole``: the entire global batch)."""
+    def _batch(self, order: torch.Tensor, whole: bool = False) -> dict[str, Any]:
+        """This process's slice of the current global batch (``whole``: the entire global batch), as
+        ``pixelar.data.collate`` makes it, on the device."""
         start = self.batch_in_epoch * self.global_batch
         if whole:
             idx = order[start:start + self.global_batch].tolist()
         else:
             b = self.cfg.batch_size * self.cfg.accumulate
             idx = order[start + self.ctx.rank * b:start + (self.ctx.rank + 1) * b].tolist()
-        items = [self.train_data[i] for i in idx]
-        x = torch.stack([it[0] for it in items]).to(self.device)
-        y = torch.tensor([it[1] for it in items], dtype=torch.long, device=self.device)
-        return x, y
+        batch = collate([self.train_data[i] for i in idx])
+        return {k: v.to(self.device) if torch.is_tensor(v) else v for k, v in batch.items()}
 
     def _set_epoch(self, epoch: int) -> None:
-        if hasattr(self.train_data, "set_epoch"):
-            self.train_data.set_epoch(epoch)
+        set_epoch(self.train_data, epoch)
 
     # ---- one step ---------------------------------------------------------------------------
-    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> float | None:
-        """One optimizer step; returns the batch's summed nats, or None if the step was skipped
-        because the loss or a gradient was not finite (the weights are then left untouched)."""
+    def train_step(self, batch: dict[str, Any]) -> float | None:
+        """One optimizer step on a batch (``pixelar.data.collate``); returns the batch's summed nats,
+        or None if the step was skipped because the loss or a gradient was not finite (the weights
+        are then left untouched)."""
         self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
         chunks = self.cfg.accumulate
+        x = batch["image"]
         total, finite = 0.0, True
-        for k, (xc, yc) in enumerate(zip(x.chunk(chunks), y.chunk(chunks))):
+        for k, micro in enumerate(split_batch(batch, chunks)):
             # Through self.net so that DDP averages the gradients over processes in backward;
             # DDP synchronizes only on the last micro-batch.
-            sync = k == chunks - 1 or not hasattr(self.net, "no_sync")
+            sync = k == chunks - 1 or not isinstance(self.net, DistributedDataParallel)
             with (contextlib.nullcontext() if sync else self.net.no_sync()):
-                nll = self._nll(xc, yc)                                   # (b,) nats, float32
+                xc = micro["image"]
+                nll = self._nll(xc, self.model.condition(micro))          # (b,) nats, float32
                 # bits/dim of the whole step: scale-free learning rates, micro-batches summed
-                loss = nll.sum() / (math.log(2.0) * self.dims * x.shape[0])
+                loss = bits_per_dim(nll.sum(), self.dims * x.shape[0])
                 (self.scaler.scale(loss) if self.scaler else loss).backward()
             finite = finite and bool(torch.isfinite(loss))
             total += float(nll.detach().double().sum())
@@ -154,9 +158,8 @@ class Trainer:
         self.step += 1
         return total
 
-    def _nll(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def _nll(self, x: torch.Tensor, cond: Any) -> torch.Tensor:
         """-log p(x) in nats per image; the network runs under autocast, the distribution in fp32."""
-        cond = y if self.model.config.num_classes else None
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.cfg.precision)
         with torch.autocast(self.device_type, dtype=dtype, enabled=dtype is not None):
             params = self.net(x, cond)
@@ -264,15 +267,14 @@ class Trainer:
                    disable=not self.progress, dynamic_ncols=True)
         self._set_epoch(self.epoch)
         order = self._epoch_order(self.epoch)
-        if self.step == 0 and getattr(self.model, "needs_data_dependent_init", False):
+        if self.step == 0 and self.model.needs_data_dependent_init:
             # Weight normalization's data-dependent init, once, on the first *global* batch (no RNG
             # used): every process computes the same statistics, as a single process would.
-            x, y = self._batch(order, whole=True)
-            self.model.data_dependent_init(x, y if self.model.config.num_classes else None)
+            batch = self._batch(order, whole=True)
+            self.model.data_dependent_init(batch["image"], self.model.condition(batch))
             if self.ema is not None:
                 self.ema = EMA(self.model, self.cfg.ema)
         if self.ctx.enabled and self.net is self.model:
-            from torch.nn.parallel import DistributedDataParallel
             ids = [torch.device(self.device).index] if str(self.device).startswith("cuda") else None
             self.net = DistributedDataParallel(self.model, device_ids=ids)
         previous = self._catch_signals()
@@ -284,11 +286,11 @@ class Trainer:
                     break
                 if self._should_stop():
                     break
-                x, y = self._batch(order)
-                nats = self.train_step(x, y)
+                batch = self._batch(order)
+                nats = self.train_step(batch)
                 if nats is not None:
                     window_nats += nats
-                    window_images += x.shape[0]
+                    window_images += batch["image"].shape[0]
                 self.batch_in_epoch += 1
                 if self.batch_in_epoch >= self.batches_per_epoch:
                     self.epoch, self.batch_in_epoch = self.epoch + 1, 0
@@ -298,7 +300,7 @@ class Trainer:
                     continue
                 bar.update(1)
                 if self.step % self.cfg.log_every == 0:
-                    last_bpd = window_nats / (math.log(2.0) * self.dims * window_images)
+                    last_bpd = bits_per_dim(window_nats, self.dims * window_images)
                     elapsed = time.monotonic() - window_start
                     self._append_metrics({"step": self.step, "epoch": self.epoch, "train_bpd": last_bpd,
                                           "lr": self.optimizer.param_groups[0]["lr"],
@@ -314,7 +316,7 @@ class Trainer:
             bar.close()
             self._restore_signals(previous)
         if window_images:  # the steps since the last log line
-            last_bpd = window_nats / (math.log(2.0) * self.dims * window_images)
+            last_bpd = bits_per_dim(window_nats, self.dims * window_images)
         result: dict[str, Any] = {"step": self.step, "epoch": self.epoch, "train_bpd": last_bpd,
                                   "seconds": time.monotonic() - start, "skipped_nonfinite": self.skipped_nonfinite}
         if self.stop_signal is not None:   # SIGTERM/SIGINT: checkpoint now and stop, no evaluation
@@ -335,7 +337,6 @@ class Trainer:
         would wait forever in the next gradient all-reduce)."""
         if not self.ctx.enabled:
             return self.stop_signal is not None
-        from .distributed import all_reduce_sum
         seen = all_reduce_sum([float(self.stop_signal or 0)], self.ctx, str(self.device))[0]
         if seen and self.stop_signal is None:
             self.stop_signal = signal.SIGTERM

@@ -17,13 +17,17 @@ the visit per channel; the last channel's visit leaves the caches final.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn.functional as F
 
-from ..models.base import IncrementalState
-from ..models.gated_pixelcnn import GatedPixelCNN
+from .base import IncrementalState
 from ..nn.gated import gated_activation
-from .windows import Canvas, OutputLayer, linear, masked_matrix
+from ..nn.windows import Canvas, OutputLayer, linear, masked_matrix
+
+if TYPE_CHECKING:
+    from .gated_pixelcnn import GatedPixelCNN
 
 
 class GatedPixelCNNState(IncrementalState):

@@ -16,12 +16,16 @@ last channel of its own pixel).
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn.functional as F
 
-from ..models.base import IncrementalState
-from ..models.pixelcnn import PixelCNN
-from .windows import Canvas, OutputLayer, linear, masked_matrix
+from ..nn.windows import Canvas, OutputLayer, linear, masked_matrix
+from .base import IncrementalState
+
+if TYPE_CHECKING:
+    from .pixelcnn import PixelCNN
 
 
 class PixelCNNState(IncrementalState):

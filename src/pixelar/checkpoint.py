@@ -18,9 +18,9 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .. import __version__
-from .. import config as config_lib
-from ..errors import CheckpointError, ConfigError
+from . import config as config_lib
+from .errors import CheckpointError
+from .version import __version__
 
 FORMAT = "pixelar-checkpoint"
 CONFIG, WEIGHTS, EMA_WEIGHTS, STATE = "config.json", "model.safetensors", "ema.safetensors", "training_state.pt"
@@ -127,34 +127,15 @@ def load_weights(path: Path) -> dict[str, torch.Tensor]:
         raise CheckpointError(f"{path} is corrupt or truncated ({e}); use another checkpoint") from None
 
 
-def load(path: str | os.PathLike, *, weights: str = "auto", expect_model: str | None = None,
-         map_location: str | torch.device = "cpu") -> Any:
-    """Rebuild the model saved at ``path`` (checkpoint or run directory).
-
-    weights: "auto" (EMA weights when the checkpoint has them), "ema" or "raw".
-    expect_model: raise CheckpointError if the checkpoint holds another model.
-    """
-    from ..registry import build_from_config
-    directory = resolve_checkpoint(path)
-    meta = read_meta(directory)
-    if expect_model is not None and meta["model"] != expect_model:
-        raise CheckpointError(f"{directory} holds a '{meta['model']}' model, not '{expect_model}'")
-    try:
-        model = build_from_config(meta["model"], meta["config"])
-    except ConfigError as e:
-        raise CheckpointError(f"{directory}: config does not fit this version of pixelar ({e})") from None
+def read_weights(directory: Path, weights: str = "auto") -> dict[str, torch.Tensor]:
+    """The state dict a checkpoint holds: "auto" = the EMA weights when there are any, "ema", "raw"."""
+    if weights not in ("auto", "ema", "raw"):
+        raise CheckpointError(f"weights must be 'auto', 'ema' or 'raw', got {weights!r}")
     has_ema = (directory / EMA_WEIGHTS).exists()
     if weights == "ema" and not has_ema:
         raise CheckpointError(f"{directory} has no EMA weights")
     use_ema = has_ema and weights in ("auto", "ema")
-    state = load_weights(directory / (EMA_WEIGHTS if use_ema else WEIGHTS))
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as e:
-        first = str(e).strip().splitlines()[0]
-        raise CheckpointError(f"{directory}: weights do not match a '{meta['model']}' model ({first})") from None
-    model.checkpoint_meta = meta
-    return model.to(map_location).eval()
+    return load_weights(directory / (EMA_WEIGHTS if use_ema else WEIGHTS))
 
 
 def load_training_state(directory: Path) -> dict[str, Any]:

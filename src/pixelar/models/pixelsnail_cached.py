@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING
 import torch
 import torch.nn.functional as F
 
-from ..models.base import IncrementalState
 from ..nn.shifted import concat_elu
+from .base import IncrementalState
 
 if TYPE_CHECKING:
-    from ..models.pixelsnail import PixelSNAIL
-    from ..models.pixelcnn_pp import GatedResNet
+    from ..nn.gated_resnet import GatedResNet
+    from .pixelsnail import PixelSNAIL
 
 
 class PixelSNAILState(IncrementalState):

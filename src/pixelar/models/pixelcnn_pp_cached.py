@@ -24,11 +24,16 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..models.base import IncrementalState
-from ..models.pixelcnn_pp import GatedResNet, PixelCNNPlusPlus
+from typing import TYPE_CHECKING
+
+from ..nn.gated_resnet import GatedResNet
 from ..nn.shifted import concat_elu
 from ..nn.weightnorm import WeightNormConv2d
-from .windows import Canvas, linear, window_matrix
+from ..nn.windows import Canvas, linear, window_matrix
+from .base import IncrementalState
+
+if TYPE_CHECKING:
+    from .pixelcnn_pp import PixelCNNPlusPlus
 
 
 def _wn(m: WeightNormConv2d) -> tuple[torch.Tensor, torch.Tensor]:

@@ -14,9 +14,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..models.base import IncrementalState
 from ..nn.masked import MaskedConv2d
 from ..nn.recurrent import lstm_cell
+from .base import IncrementalState
 
 
 def conv_at(conv: MaskedConv2d, padded: torch.Tensor, i: int, j: int) -> torch.Tensor:

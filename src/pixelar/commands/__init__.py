@@ -1,0 +1,14 @@
+"""The subcommands behind ``pixelar``, one module per group. Each module's ``register(sub)`` adds its
+parsers with ``set_defaults(func=...)``; each command is a few library calls."""
+from __future__ import annotations
+
+import argparse
+
+from . import catalog, diagnose, evaluate, generate, quickstart, train
+
+MODULES = (catalog, train, evaluate, generate, diagnose, quickstart)
+
+
+def register_all(sub: argparse._SubParsersAction) -> None:
+    for module in MODULES:
+        module.register(sub)

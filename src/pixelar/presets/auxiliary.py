@@ -1,0 +1,87 @@
+"""PixelCNNs with auxiliary variables (Kolesnikov & Lampert 2017): Grayscale and Pyramid PixelCNN.
+
+Each factor is a PixelCNN++ with the PixelCNN++ CIFAR-10 recipe (160 filters, 10 logistics,
+dropout 0.5, Adamax with Polyak averaging); the CelebA presets train on pixelar's celeba32 /
+celeba128 data sets (the loader exists; no CelebA files are on the development machine).
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from ..models.grayscale_pixelcnn import GrayscalePixelCNN, GrayscalePixelCNNConfig
+from ..models.pyramid_pixelcnn import PyramidPixelCNN, PyramidPixelCNNConfig
+from . import Preset, preset
+from .pixelcnn_pp import pixelcnn_pp_cifar10, pixelcnn_pp_small
+
+
+@preset(default=True)
+def grayscale_pixelcnn_cifar10() -> Preset:
+    """§3.3: p(4-bit grayscale) and p(x | grayscale), two PixelCNN++s (5 gated ResNets per block,
+    160 filters) and a 5-layer unshifted embedding of ŷ biasing every block of the second."""
+    return Preset(model_class=GrayscalePixelCNN,
+                  model=GrayscalePixelCNNConfig(image_size=32, num_filters=160, num_resnet=5, embedding_filters=160,
+                                                embedding_resnet=5, num_mixtures=10, dropout=0.5),
+                  train=pixelcnn_pp_cifar10().train, dataset="cifar10",
+                  description="Grayscale PixelCNN, CIFAR-10: PixelCNN++ for p(ŷ) and p(x|ŷ), 160 filters")
+
+
+@preset
+def grayscale_pixelcnn_celeba32() -> Preset:
+    return dataclasses.replace(grayscale_pixelcnn_cifar10(), dataset="celeba32",
+                               description="Grayscale PixelCNN for 32x32 CelebA faces (dataset celeba32)")
+
+
+@preset
+def grayscale_pixelcnn_celeba128() -> Preset:
+    p = grayscale_pixelcnn_cifar10()
+    return dataclasses.replace(p, model=dataclasses.replace(p.model, image_size=128),
+                               train=dataclasses.replace(p.train, batch_size=4), dataset="celeba128",
+                               description="Grayscale PixelCNN for 128x128 CelebA faces (dataset celeba128), batch 4")
+
+
+@preset
+def grayscale_pixelcnn_small() -> Preset:
+    """Two 1-ResNet-per-block PixelCNN++s with 32 filters: about pixelcnn_pp small's size, 2 CPU cores."""
+    return Preset(model_class=GrayscalePixelCNN,
+                  model=GrayscalePixelCNNConfig(image_size=32, num_filters=32, num_resnet=1, embedding_filters=32,
+                                                embedding_resnet=2, num_mixtures=5, dropout=0.0),
+                  train=pixelcnn_pp_small().train, dataset="cifar10",
+                  description="small Grayscale PixelCNN for 2 CPU cores")
+
+
+@preset(default=True)
+def pyramid_pixelcnn_cifar10() -> Preset:
+    """§3.4: 32x32 -> 16x16 -> 8x8 (2x2 block means); each level a light PixelCNN++ (2 gated ResNets
+    per stream, 160 filters, no down/up-sampling) biased by a 6-layer embedding of the level below."""
+    return Preset(model_class=PyramidPixelCNN,
+                  model=PyramidPixelCNNConfig(image_size=32, base_size=8, num_filters=160, num_resnet=2,
+                                              embedding_filters=160, embedding_resnet=6, num_mixtures=10,
+                                              dropout=0.5),
+                  train=pixelcnn_pp_cifar10().train, dataset="cifar10",
+                  description="Pyramid PixelCNN, CIFAR-10: 32 <- 16 <- 8, light PixelCNN++ per level")
+
+
+@preset
+def pyramid_pixelcnn_celeba32() -> Preset:
+    return dataclasses.replace(pyramid_pixelcnn_cifar10(), dataset="celeba32",
+                               description="Pyramid PixelCNN for 32x32 CelebA faces (dataset celeba32)")
+
+
+@preset
+def pyramid_pixelcnn_celeba128() -> Preset:
+    """§4.2: 128x128 faces from an 8x8 base (four up-scalings)."""
+    p = pyramid_pixelcnn_cifar10()
+    return dataclasses.replace(p, model=dataclasses.replace(p.model, image_size=128),
+                               train=dataclasses.replace(p.train, batch_size=4), dataset="celeba128",
+                               description="Pyramid PixelCNN for 128x128 CelebA faces: 128 <- 64 <- 32 <- 16 <- 8, "
+                                           "batch 4")
+
+
+@preset
+def pyramid_pixelcnn_small() -> Preset:
+    """32 <- 16 <- 8 with 32-filter levels (2 gated ResNets per stream) for 2 CPU cores."""
+    return Preset(model_class=PyramidPixelCNN,
+                  model=PyramidPixelCNNConfig(image_size=32, base_size=8, num_filters=32, num_resnet=2,
+                                              embedding_filters=32, embedding_resnet=3, num_mixtures=5, dropout=0.0),
+                  train=pixelcnn_pp_small().train, dataset="cifar10",
+                  description="small Pyramid PixelCNN for 2 CPU cores")
