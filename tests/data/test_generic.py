@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFile
 
 from pixelar.data import load_dataset
 from pixelar.errors import ConfigError, DataError
@@ -115,3 +115,34 @@ def test_folder_errors_and_splits(image_folder, tmp_path):
     assert len(load_dataset(f"folder:{folder}", image_size=8)) == 1
     with pytest.raises(DataError, match="no 'test/'"):
         load_dataset(f"folder:{folder}", "test", image_size=8)
+
+
+def test_d2_folder_sixteen_bit_pngs_are_scaled_not_clipped(tmp_path):
+    v = np.random.default_rng(3).integers(0, 65536, (4, 12, 12)).astype(np.uint16)
+    for i, image in enumerate(v):
+        Image.fromarray(image).save(tmp_path / f"{i}.png")          # mode I;16
+    for channels in (1, 3):
+        ds = load_dataset(f"folder:{tmp_path}", image_size=12, channels=channels)
+        for i in range(4):
+            x = ds[i][0].numpy()
+            assert x.shape == (channels, 12, 12)
+            assert all(np.array_equal(c, (v[i] >> 8).astype(np.uint8)) for c in x)   # not all 255
+
+
+def test_d12_folder_decompression_bomb_is_refused_from_its_header(tmp_path, monkeypatch):
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    for side in (12000, 65535):
+        ihdr = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+        (tmp_path / "bomb.png").write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+                                            + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+        ds = load_dataset(f"folder:{tmp_path}", image_size=8)
+        with monkeypatch.context() as m:
+            for cls in (Image.Image, ImageFile.ImageFile):
+                m.setattr(cls, "load", lambda self: pytest.fail("pixels were decoded"))
+            with pytest.raises(DataError, match="bomb.png is too large to decode") as e:
+                ds[0]
+        assert "\n" not in str(e.value)
