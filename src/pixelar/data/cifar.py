@@ -32,6 +32,7 @@ from pixelar.errors import DataError
 
 # Mirrors tried in order; tests point this at a local server.
 CIFAR_MIRRORS: list[str] = ["https://www.cs.toronto.edu/~kriz/"]
+ARCHIVE_MAX_BYTES = 200_000_000     # both official archives are about 170 MB: a longer download is cut off
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,7 +61,8 @@ SPECS = {spec.name: spec for spec in (CIFAR10, CIFAR100)}
 
 
 def _resource(spec: CifarSpec) -> Resource:
-    return Resource(spec.archive, tuple(m + spec.archive for m in CIFAR_MIRRORS), md5=spec.md5)
+    return Resource(spec.archive, tuple(m + spec.archive for m in CIFAR_MIRRORS), md5=spec.md5,
+                    max_bytes=ARCHIVE_MAX_BYTES)
 
 
 def _extract(archive: Path, spec: CifarSpec, dest: Path) -> None:
