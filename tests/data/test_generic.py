@@ -140,7 +140,8 @@ def test_npz_sizes_checked_yet_real_files_load(tmp_path):
     rng = np.random.default_rng(6)
     images = rng.integers(0, 256, (50, 8, 8, 3), dtype=np.uint8)
     for save in (np.savez, np.savez_compressed):
-        save(tmp_path / "ok.npz", train_images=images, train_labels=np.arange(50), test_images=np.zeros((1, 8, 8, 3), np.uint8))
+        save(tmp_path / "ok.npz", train_images=images, train_labels=np.arange(50),
+             test_images=np.zeros((1, 8, 8, 3), np.uint8))
         ds = load_dataset(f"npz:{tmp_path / 'ok.npz'}")
         assert np.array_equal(ds.images, images) and ds[49][1] == 49
     np.savez_compressed(tmp_path / "zeros.npz", train_images=np.zeros((2000, 32, 32, 3), np.uint8))  # ratio ~1000:1
