@@ -170,7 +170,7 @@ def test_class_conditioning_beats_every_unconditional_model_on_class_determined_
         with torch.no_grad():
             bpd[k] = model.eval().bits_per_dim(x, cond).mean().item()
     assert bpd[0] >= floor                       # guaranteed by information theory; shown, not assumed
-    # Measured, conditional: 7.5e-9..5.1e-7 bits/dim over init seeds 0-7 x mkldnn on/off x 1/2 threads
-    # (on and off agree to 1%); with lr halved <= 4.2e-6, doubled <= 2.2e-7. The bound 0.05 x floor
-    # = 0.0104 is > 2000x the worst of them.
+    # Measured, conditional: 7.5e-9..5.1e-7 bits/dim over init seeds 0-7 (1 thread) and 0-3 (2 threads),
+    # mkldnn on and off (which agree to 1%); with lr halved <= 4.2e-6, doubled <= 2.2e-7. The bound
+    # 0.05 x floor = 0.0104 is > 2000x the worst of them.
     assert bpd[10] < 0.05 * floor, bpd
