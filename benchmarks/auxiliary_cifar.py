@@ -55,7 +55,7 @@ def main() -> int:
         return 2
     torch.set_num_threads(args.threads)
     train = load_dataset(f"npz:{train_file}", "train")
-    test = load_dataset(f"npz:{test_file}", "test")
+    test = load_dataset(f"npz:{test_file}?images_key=images", "test")   # the prefix file has only images/labels
     out_dir = args.out / time.strftime("%Y%m%d-%H%M%S")
     out_dir.mkdir(parents=True, exist_ok=True)
     trained = {}

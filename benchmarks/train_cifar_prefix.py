@@ -39,7 +39,7 @@ def main() -> int:
               "pass --data DIR", file=sys.stderr)
         return 2
     train = load_dataset(f"npz:{train_file}", "train")
-    test = load_dataset(f"npz:{test_file}", "test")
+    test = load_dataset(f"npz:{test_file}?images_key=images", "test")   # the prefix file has only images/labels
     torch.manual_seed(0)
     model_cfg, train_cfg = pixelar.registry.resolve(args.model, args.preset)
     model = pixelar.registry.entry(args.model).model_class(model_cfg)

@@ -1,15 +1,127 @@
-"""Reading user images into model levels, and writing image grids (PNG)."""
+"""Reading user images into model levels, and writing image grids (PNG).
+
+Every image file pixelar reads (``complete``/``colorize``/``upscale`` inputs,
+known-pixel masks, ``folder:`` and the other image data sets) goes through
+:func:`open_image` and :func:`to_8bit`:
+
+* **Size first.** The header's width x height is checked (against the size the
+  caller expects, and against :data:`MAX_IMAGE_PIXELS`) before any pixel is
+  decoded, so a small file declaring a huge image ("decompression bomb") is
+  refused at once, with one line, and never decoded.
+* **8 bits per value.** 16-bit images are scaled to 8 bits by keeping the high
+  byte, ``v >> 8`` (0..65535 -> 0..255; an 8-bit image stored as ``257 * v``
+  comes back exactly). That is what Pillow itself does for 16-bit RGB(A) and
+  gray+alpha PNGs, so a 16-bit gray image and its RGB twin agree. Pillow's own
+  ``convert("L")`` of a 16-bit gray image would instead clip every value above
+  255, turning a typical 16-bit image all white.
+"""
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
 from .errors import PixelarError
+
+# The largest image (width x height, in pixels) pixelar decodes: Pillow's own bound
+# (89,478,485 px, about 0.33 GiB as RGBA). Pillow only warns between 1x and 2x this bound and
+# raises past 2x; pixelar refuses everything past 1x, before decoding.
+MAX_IMAGE_PIXELS = 89_478_485
+
+# Pillow modes of one-channel images with more than 8 bits per value, taken as 16-bit (0..65535).
+# "I" (32-bit signed) is what some Pillow versions and TIFF files give for 16-bit gray.
+_DEEP_GRAY = ("I;16", "I;16B", "I;16L", "I;16N", "I")
+
+
+class ImageTooLarge(ValueError):
+    """An image header declares more pixels than :data:`MAX_IMAGE_PIXELS` (or than expected)."""
+
+
+@contextlib.contextmanager
+def open_image(source: str | os.PathLike | IO[bytes], max_pixels: int | None = MAX_IMAGE_PIXELS
+               ) -> Iterator[Image.Image]:
+    """Open an image file lazily (header only) and refuse one larger than ``max_pixels``.
+
+    Yields a Pillow image whose pixels are not decoded yet (decode with :func:`to_8bit`).
+    Raises ``ImageTooLarge`` (a ValueError) for a header over ``max_pixels`` pixels and for
+    Pillow's own ``DecompressionBombError`` (over 2 x :data:`MAX_IMAGE_PIXELS`, which is not an
+    OSError). ``max_pixels=None`` leaves the bound to a caller that checks an exact size.
+    FileNotFoundError, ``UnidentifiedImageError`` and other OSErrors pass through.
+    """
+    try:
+        with warnings.catch_warnings():       # past 1x Pillow's bound it only warns; refused below
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(source)
+    except Image.DecompressionBombError as e:
+        raise ImageTooLarge(f"it declares more than {2 * MAX_IMAGE_PIXELS:,} pixels ({e})") from None
+    with img:
+        w, h = img.size
+        if max_pixels is not None and w * h > max_pixels:
+            raise ImageTooLarge(f"it is {w}x{h} = {w * h:,} pixels, more than the {max_pixels:,} "
+                                f"pixelar decodes")
+        yield img
+
+
+def to_8bit(img: Image.Image, mode: str) -> Image.Image:
+    """Decode ``img`` into mode ``mode`` ("L", "RGB" or "RGBA") with 8 bits per value.
+
+    16-bit gray (modes ``I;16``, ``I;16B``, ``I;16L`` and ``I`` holding 0..65535) becomes
+    8-bit gray by ``v >> 8`` before the conversion; 16-bit RGB(A) and LA files are already
+    reduced the same way by Pillow's decoder. Raises ValueError for floating-point images
+    ("F") and "I" images with values outside 0..65535 (no 8-bit reading of them is right).
+    """
+    if img.mode in _DEEP_GRAY:
+        a = np.asarray(img)                                    # (H, W) uint16 or int32
+        if a.size and (int(a.min()) < 0 or int(a.max()) > 65535):
+            raise ValueError(f"its {img.mode} values span {a.min()}..{a.max()}, outside the "
+                             f"16-bit range 0..65535")
+        img = Image.fromarray((a.astype(np.uint32) >> 8).astype(np.uint8), mode="L")
+    elif img.mode == "F":
+        raise ValueError("it holds floating-point values, not 8- or 16-bit integers")
+    return img.convert(mode) if img.mode != mode else img.copy()
+
+
+def image_channels(img: Image.Image) -> int:
+    """1 for a gray image (with or without alpha, any bit depth), else 3; from the header only."""
+    if img.mode == "P":
+        return 3
+    return 1 if len([b for b in img.getbands() if b != "A"]) == 1 else 3
+
+
+def image_info(path: str | os.PathLike) -> tuple[int, int, int]:
+    """(width, height, channels) of an image file from its header; nothing is decoded.
+
+    Raises PixelarError (one line) when the file is missing, unreadable or over
+    :data:`MAX_IMAGE_PIXELS`.
+    """
+    p = Path(path)
+    with _reading(p, "image"), open_image(p) as img:
+        return img.size[0], img.size[1], image_channels(img)
+
+
+@contextlib.contextmanager
+def _reading(p: Path, what: str) -> Iterator[None]:
+    """Turn every way reading ``p`` can fail into one-line PixelarErrors."""
+    try:
+        yield
+    except PixelarError:
+        raise
+    except FileNotFoundError:
+        raise PixelarError(f"{what} '{p}' does not exist") from None
+    except ImageTooLarge as e:
+        raise PixelarError(f"{what} '{p}' is too large to read: {e}; downscale it first") from None
+    except ValueError as e:
+        raise PixelarError(f"cannot read {what} '{p}': {e}; save it as an 8- or 16-bit PNG") from None
+    except (UnidentifiedImageError, OSError) as e:
+        raise PixelarError(f"cannot read {what} '{p}' ({e})") from None
 
 
 def _levels_from_uint8(a: np.ndarray, num_levels: int) -> np.ndarray:
@@ -27,43 +139,34 @@ def levels_to_uint8(x: torch.Tensor, num_levels: int) -> torch.Tensor:
 
 
 def read_image(path: str | os.PathLike, channels: int, size: int, num_levels: int = 256) -> torch.Tensor:
-    """Read an image file as a (C, H, W) uint8 tensor of levels 0..K-1; size and channels must match."""
+    """Read an image file as a (C, H, W) uint8 tensor of levels 0..K-1; size and channels must match.
+
+    8- and 16-bit files are read (16-bit values scaled by ``v >> 8``, see the module
+    docstring); the size and channels are checked from the header before decoding.
+    Raises PixelarError (one line) for a missing, unreadable or mismatched file.
+    """
     p = Path(path)
-    try:
-        with Image.open(p) as img:
-            img.load()
-            bands = [b for b in img.getbands() if b != "A"]
-            if img.mode == "P":
-                img, bands = img.convert("RGB"), ["R", "G", "B"]
-            got = 1 if len(bands) == 1 else len(bands)
-            if got != channels:
-                raise PixelarError(f"{p} has {got} channel(s); the model expects {channels} "
-                                   f"({'RGB' if channels == 3 else 'grayscale'}): convert the image first")
-            if img.size != (size, size):
-                raise PixelarError(f"{p} is {img.size[0]}x{img.size[1]} pixels; the model expects "
-                                   f"{size}x{size}: crop or resize it first")
-            a = np.asarray(img.convert("RGB" if channels == 3 else "L"), dtype=np.uint8)
-    except FileNotFoundError:
-        raise PixelarError(f"image '{p}' does not exist") from None
-    except (UnidentifiedImageError, OSError) as e:
-        raise PixelarError(f"cannot read image '{p}' ({e})") from None
+    with _reading(p, "image"), open_image(p, max_pixels=None) as img:
+        got = image_channels(img)
+        if got != channels:
+            raise PixelarError(f"{p} has {got} channel(s); the model expects {channels} "
+                               f"({'RGB' if channels == 3 else 'grayscale'}): convert the image first")
+        if img.size != (size, size):
+            raise PixelarError(f"{p} is {img.size[0]}x{img.size[1]} pixels; the model expects "
+                               f"{size}x{size}: crop or resize it first")
+        a = np.asarray(to_8bit(img, "RGB" if channels == 3 else "L"), dtype=np.uint8)   # (H, W[, 3])
     if a.ndim == 2:
         a = a[:, :, None]
     return torch.from_numpy(_levels_from_uint8(a, num_levels).transpose(2, 0, 1).copy())
 
 
 def read_mask(path: str | os.PathLike, size: int) -> torch.Tensor:
-    """A known-pixel mask from an image: white (>= 128) = known. Returns (1, H, W) bool."""
+    """A known-pixel mask from an image: white (>= 128 of 255, 8- or 16-bit) = known. Returns (1, H, W) bool."""
     p = Path(path)
-    try:
-        with Image.open(p) as img:
-            if img.size != (size, size):
-                raise PixelarError(f"mask {p} is {img.size[0]}x{img.size[1]}; it must be {size}x{size}")
-            a = np.asarray(img.convert("L"))
-    except FileNotFoundError:
-        raise PixelarError(f"mask '{p}' does not exist") from None
-    except (UnidentifiedImageError, OSError) as e:
-        raise PixelarError(f"cannot read mask '{p}' ({e})") from None
+    with _reading(p, "mask"), open_image(p, max_pixels=None) as img:
+        if img.size != (size, size):
+            raise PixelarError(f"mask {p} is {img.size[0]}x{img.size[1]}; it must be {size}x{size}")
+        a = np.asarray(to_8bit(img, "L"))                                                # (H, W)
     return torch.from_numpy(a >= 128)[None]
 
 
@@ -103,29 +206,6 @@ def save_png(img: Image.Image, path: str | os.PathLike, force: bool = False) -> 
     img.save(tmp, format="PNG")
     tmp.replace(p)
     return p
-
-
-def image_size(path: str | os.PathLike) -> tuple[int, int]:
-    """(width, height) of an image file, read from its header (PixelarError if missing or unreadable)."""
-    try:
-        with Image.open(path) as img:
-            return img.size
-    except FileNotFoundError:
-        raise PixelarError(f"image '{path}' does not exist") from None
-    except (UnidentifiedImageError, OSError) as e:
-        raise PixelarError(f"cannot read image '{path}' ({e})") from None
-
-
-def image_channels(path: str | os.PathLike) -> int:
-    """1 for a grayscale image file (alpha ignored), 3 for a colour one (palette images are colour)."""
-    try:
-        with Image.open(path) as img:
-            bands = [b for b in img.getbands() if b != "A"]
-            return 1 if len(bands) == 1 and img.mode != "P" else 3
-    except FileNotFoundError:
-        raise PixelarError(f"image '{path}' does not exist") from None
-    except (UnidentifiedImageError, OSError) as e:
-        raise PixelarError(f"cannot read image '{path}' ({e})") from None
 
 
 def known_mask(spec: str, size: int) -> torch.Tensor:

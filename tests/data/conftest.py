@@ -34,6 +34,37 @@ def http_root(tmp_path):
     server.server_close()
 
 
+class _EndlessHandler(http.server.BaseHTTPRequestHandler):
+    """Streams zeros forever; ``/declared`` first announces a huge Content-Length."""
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        if self.path.startswith("/declared"):
+            self.send_header("Content-Length", str(1 << 40))
+        self.end_headers()
+        chunk = b"\0" * 65536
+        try:
+            while True:
+                self.wfile.write(chunk)
+        except OSError:      # the client hung up: what a capped download does
+            pass
+
+
+@pytest.fixture
+def endless_url():
+    """Base URL (ending in '/') of a local server whose every response body never ends."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _EndlessHandler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
 @pytest.fixture
 def dead_url():
     """A URL on a local port nobody listens on (connection refused at once)."""

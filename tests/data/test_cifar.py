@@ -32,7 +32,8 @@ def cifar10_root(tmp_path, formats, monkeypatch):
     archive = tmp_path / cifar.CIFAR10.archive
     formats.write_cifar_archive(archive, "cifar-10-batches-py", batches)
     md5 = hashlib.md5(archive.read_bytes()).hexdigest()
-    monkeypatch.setitem(cifar.SPECS, "cifar10", dataclasses.replace(cifar.CIFAR10, md5=md5))
+    rows = dict.fromkeys(cifar.CIFAR10.rows, N)           # the official count is 10,000
+    monkeypatch.setitem(cifar.SPECS, "cifar10", dataclasses.replace(cifar.CIFAR10, md5=md5, rows=rows))
     return tmp_path, truth
 
 
@@ -64,7 +65,8 @@ def test_cifar100_fine_labels(tmp_path, formats, monkeypatch):
     archive = tmp_path / cifar.CIFAR100.archive
     formats.write_cifar_archive(archive, "cifar-100-python", {"train": train, "test": test, "meta": {}})
     md5 = hashlib.md5(archive.read_bytes()).hexdigest()
-    monkeypatch.setitem(cifar.SPECS, "cifar100", dataclasses.replace(cifar.CIFAR100, md5=md5))
+    monkeypatch.setitem(cifar.SPECS, "cifar100",
+                        dataclasses.replace(cifar.CIFAR100, md5=md5, rows={"train": 6, "test": 3}))
     ds = load_dataset("cifar100", "train", root=tmp_path)
     assert ds.info.num_classes == 100 and [ds[i][1] for i in range(6)] == train_labels
     assert np.array_equal(ds[5][0].numpy(), train_data[5].reshape(3, 32, 32))
@@ -94,7 +96,7 @@ def test_python2_pickle_with_str_keys(tmp_path):
     data = rng.integers(0, 256, size=(3, 3072), dtype=np.uint8)
     path = tmp_path / "data_batch_1"
     path.write_bytes(_py2_cifar_pickle(data, [3, 1, 4]))
-    images, labels = cifar.read_batch(path, "labels", 10)
+    images, labels = cifar.read_batch(path, "labels", 10, rows=3)
     assert np.array_equal(images, _nhwc(data)) and labels.tolist() == [3, 1, 4]
 
 
@@ -136,10 +138,14 @@ def test_truncated_or_wrong_batches(cifar10_root):
     path.write_bytes(good[: len(good) // 2])
     with pytest.raises(DataError, match="truncated or corrupt"):
         load_dataset("cifar10", "test", root=root)
-    path.write_bytes(pickle.dumps({b"data": np.zeros((2, 100), np.uint8), b"labels": [0, 1]}, protocol=2))
-    with pytest.raises(DataError, match=r"uint8 \(N, 3072\)"):
+    path.write_bytes(pickle.dumps({b"data": np.zeros((N, 100), np.uint8), b"labels": [0] * N}, protocol=2))
+    with pytest.raises(DataError, match=rf"uint8 \({N}, 3072\) as in the official file"):
         load_dataset("cifar10", "test", root=root)
-    path.write_bytes(pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 10]}, protocol=2))
+    path.write_bytes(pickle.dumps({b"data": np.zeros((N + 1, 3072), np.uint8), b"labels": [0] * (N + 1)},
+                                  protocol=2))
+    with pytest.raises(DataError, match=rf"uint8 \({N}, 3072\)"):
+        load_dataset("cifar10", "test", root=root)
+    path.write_bytes(pickle.dumps({b"data": np.zeros((N, 3072), np.uint8), b"labels": [0, 10, 0, 0]}, protocol=2))
     with pytest.raises(DataError, match="0..9"):
         load_dataset("cifar10", "test", root=root)
 
@@ -172,3 +178,42 @@ def test_archive_member_that_is_a_link_is_refused(tmp_path, monkeypatch):
 def test_missing_archive_says_where(tmp_path):
     with pytest.raises(DataError, match=f"put the file at {tmp_path / 'cifar-10-python.tar.gz'}"):
         load_dataset("cifar10", "train", root=tmp_path, download=False)
+
+
+class _Uninitialised:
+    """Pickles as ``_reconstruct(ndarray, shape, u1)`` with no state: an array nobody wrote (D18)."""
+
+    def __init__(self, shape):
+        self.shape = shape
+
+    def __reduce__(self):
+        return np.zeros(0).__reduce__()[0], (np.ndarray, self.shape, np.dtype(np.uint8))
+
+
+class _CallsNdarray:
+    def __reduce__(self):
+        return np.ndarray, ((150_000, 3072), np.dtype(np.uint8))
+
+
+@pytest.mark.parametrize("data", [_Uninitialised((150_000, 3072)), _Uninitialised((N, 3072)), _CallsNdarray()],
+                         ids=["huge", "official-count", "ndarray-call"])
+def test_d18_uninitialised_arrays_are_refused(cifar10_root, data):
+    """The audit's 300 KB "test_batch" gave 150,000 images of whatever memory held (+441 MiB)."""
+    root, _ = cifar10_root
+    load_dataset("cifar10", "test", root=root)
+    path = root / "cifar-10-batches-py" / "test_batch"
+    path.write_bytes(pickle.dumps({b"data": data, b"labels": [0] * 150_000}, protocol=2))
+    assert path.stat().st_size < 400_000
+    with pytest.raises(DataError, match="test_batch is truncated or corrupt, it is not a CIFAR batch") as e:
+        load_dataset("cifar10", "test", root=root)
+    assert "without its data" in str(e.value) or "numpy.ndarray(...) directly" in str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_d18_official_row_count_is_required():
+    assert all(n == 10_000 for n in cifar.CIFAR10.rows.values()) and len(cifar.CIFAR10.rows) == 6
+    assert cifar.CIFAR100.rows == {"train": 50_000, "test": 10_000}
+    # a real array round-trips through the restricted unpickler, bytes and all
+    data = np.random.default_rng(5).integers(0, 256, (3, 3072), dtype=np.uint8)
+    assert np.array_equal(safe_loads(pickle.dumps(data, protocol=2), "x", "a CIFAR batch"), data)
+    assert np.array_equal(safe_loads(pickle.dumps(data, protocol=4), "x", "a CIFAR batch"), data)

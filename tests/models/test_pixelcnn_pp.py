@@ -144,8 +144,12 @@ def test_class_conditioning_beats_every_unconditional_model_on_class_determined_
     log2(10)/16 = 0.208 bits/dim on this data (cross-entropy >= entropy). The class-conditional
     PixelCNN++ is told the class and must go far below that floor; the unconditional one,
     trained alike, stays above it.
+
+    The training is gentle on purpose (Adam lr 1.5e-3, full batch): the run then follows the
+    same path on every CPU, thread count and BLAS kernel. At lr 1e-2 (and already at 6e-3) the
+    loss spiked late and the final figure swung between 5e-7 and 0.12 bits/dim with the kernels
+    (mkldnn on/off, 1 or 2 threads, AVX-512-FP16/AMX CPUs).
     """
-    torch.manual_seed(0)
     levels = torch.arange(10) + 3
     x = levels.view(10, 1, 1, 1).expand(10, 1, 4, 4).repeat(4, 1, 1, 1).to(torch.uint8)   # (40, 1, 4, 4)
     y = torch.arange(10).repeat(4)
@@ -157,7 +161,7 @@ def test_class_conditioning_beats_every_unconditional_model_on_class_determined_
                               num_filters=16, num_resnet=1, distribution="categorical_linear", num_classes=k)
         cond = y if k else None
         model.data_dependent_init(x, cond)
-        opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+        opt = torch.optim.Adam(model.parameters(), lr=1.5e-3)
         for _ in range(60):
             opt.zero_grad()
             model.bits_per_dim(x, cond).mean().backward()
@@ -166,4 +170,7 @@ def test_class_conditioning_beats_every_unconditional_model_on_class_determined_
         with torch.no_grad():
             bpd[k] = model.eval().bits_per_dim(x, cond).mean().item()
     assert bpd[0] >= floor                       # guaranteed by information theory; shown, not assumed
-    assert bpd[10] < 0.05 * floor, bpd          # measured: ~1e-5 bits/dim after 60 steps
+    # Measured, conditional: 7.5e-9..5.1e-7 bits/dim over init seeds 0-7 (1 thread) and 0-3 (2 threads),
+    # mkldnn on and off (which agree to 1%); with lr halved <= 4.2e-6, doubled <= 2.2e-7. The bound
+    # 0.05 x floor = 0.0104 is > 2000x the worst of them.
+    assert bpd[10] < 0.05 * floor, bpd

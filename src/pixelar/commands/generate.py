@@ -58,16 +58,18 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     from PIL import Image
 
     from ..errors import PixelarError
-    from ..imageio import check_writable, image_size, levels_to_uint8, read_image, save_png
+    from ..imageio import check_writable, image_info, levels_to_uint8, read_image, save_png
     check_writable(args.out, args.force)
     model = registry.load(args.checkpoint, map_location=args.device)
     if not model.can_upscale:
         raise PixelarError(f"{model.name} models one resolution and cannot upscale; use a model with "
                            "scales (multiscale_pixelcnn or pyramid_pixelcnn)")
     c, k = model.config.image_channels, model.config.num_levels
-    w, h = image_size(args.input)
-    if w != h:
-        raise PixelarError(f"{args.input} is {w}x{h}; upscale takes square images")
+    w, h, _ = image_info(args.input)                     # from the header: nothing decoded yet
+    S = model.config.image_size
+    if w != h or w >= S or S % w or (S // w) & (S // w - 1):
+        raise PixelarError(f"cannot upscale {w}x{h} to {S}x{S}: the input must be square and {S}/2^k pixels "
+                           f"wide (e.g. {S // 2}x{S // 2} or {S // 4}x{S // 4})")
     low = read_image(args.input, c, w, k)                                            # (C, h, h)
     cond = label_condition(model, args.label, 1, args.device)
     g = torch.Generator(device=args.device).manual_seed(args.seed)
@@ -84,10 +86,10 @@ def cmd_upscale(args: argparse.Namespace) -> int:
 def read_gray_view(path: str, model: object) -> torch.Tensor:
     """ŷ (1, H, W) int64 of an image file: a 1-channel image is taken as the gray levels, a colour
     one is converted with the model's own luma (both then quantized to the model's aux_levels)."""
-    from ..imageio import image_channels, read_image
+    from ..imageio import image_info, read_image
     from ..models.auxiliary import grayscale_levels, quantize_gray
     c = model.config
-    channels = image_channels(path)
+    channels = image_info(path)[2]
     x = read_image(path, channels, c.image_size, c.num_levels)        # (C, H, W) levels
     gray = x.long() if channels == 1 else grayscale_levels(x[None])[0]
     return quantize_gray(gray, c.num_levels, c.aux_levels)

@@ -5,6 +5,10 @@ values 0..num_levels-1 and ``label`` an int (-1 when the set has no labels) or, 
 that carry more conditions than a label, ``(x, {"label": int, "spatial": (c, h, w) float32,
 "caption": str})``. :func:`collate` turns a list of items into the batch every model's
 ``condition(batch)`` reads.
+
+Images are integer pixel levels, always: float images (e.g. scaled to 0..1) are
+refused with a DataError, never cast, since a cast would silently give the
+likelihood of other images (0..1 floats cast to uint8 are all black).
 """
 from __future__ import annotations
 
@@ -14,6 +18,8 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 from torch.utils.data import Dataset
+
+from pixelar.errors import DataError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,14 +32,25 @@ class DatasetInfo:
 
 
 class ArrayDataset(Dataset):
-    """In-memory uint8 NHWC images (and optional int labels) exposed as (C, H, W) tensors."""
+    """In-memory uint8 NHWC images (and optional int labels) exposed as (C, H, W) tensors.
+
+    ``images``: uint8 (N, H, W, C) pixel levels 0..info.num_levels-1. Raises DataError
+    for float or other non-uint8 images (never cast) and for values >= num_levels.
+    """
 
     def __init__(self, images: np.ndarray, labels: np.ndarray | None, info: DatasetInfo,
                  conditions: dict[str, Any] | None = None) -> None:
         """``conditions``: optional per-image conditions beside the label, ``"spatial"`` (N, c, h, w)
         float maps and/or ``"caption"`` (N,) strings."""
+        if images.dtype.kind == "f":
+            raise DataError(f"data set {info.name}: images hold {images.dtype} values, not integer pixel "
+                            f"levels; give uint8 levels 0..{info.num_levels - 1} (never scaled to 0..1)")
         if images.dtype != np.uint8 or images.ndim != 4:
-            raise ValueError(f"images must be uint8 (N, H, W, C), got {images.dtype} {images.shape}")
+            raise DataError(f"data set {info.name}: images must be uint8 (N, H, W, C), "
+                            f"got {images.dtype} {images.shape}")
+        if info.num_levels < 256 and images.size and int(images.max()) >= info.num_levels:
+            raise DataError(f"data set {info.name}: images have values up to {int(images.max())}, "
+                            f"but num_levels={info.num_levels}")
         self.images = images
         self.labels = labels
         self.info = info

@@ -8,8 +8,10 @@ Layout under ``root`` (default ``cache_dir()/cifar10`` or ``cifar100``)::
 
 Each batch is a pickled dict ``{data: uint8 (N, 3072), labels: [N ints]}``
 (CIFAR-100: ``fine_labels``), the 3072 values being the R, G and B 32x32
-planes in row-major order. Batches are read with a restricted unpickler that
-can only rebuild numpy arrays.
+planes in row-major order, N the official count (CIFAR-10: 10,000 per batch;
+CIFAR-100: 50,000 train, 10,000 test), which is required. Batches are read
+with a restricted unpickler that can only rebuild numpy arrays from bytes the
+file holds.
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from pixelar.errors import DataError
 
 # Mirrors tried in order; tests point this at a local server.
 CIFAR_MIRRORS: list[str] = ["https://www.cs.toronto.edu/~kriz/"]
+ARCHIVE_MAX_BYTES = 200_000_000     # both official archives are about 170 MB: a longer download is cut off
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,22 +44,25 @@ class CifarSpec:
     splits: dict[str, tuple[str, ...]]
     label_key: str
     num_classes: int
+    rows: dict[str, int]             # file -> its official number of images
 
 
 CIFAR10 = CifarSpec(
     name="cifar10", archive="cifar-10-python.tar.gz", md5="c58f30108f718f92721af3b95e74349a",
     folder="cifar-10-batches-py",
     splits={"train": tuple(f"data_batch_{i}" for i in range(1, 6)), "test": ("test_batch",)},
-    label_key="labels", num_classes=10)
+    label_key="labels", num_classes=10,
+    rows={**{f"data_batch_{i}": 10_000 for i in range(1, 6)}, "test_batch": 10_000})
 CIFAR100 = CifarSpec(
     name="cifar100", archive="cifar-100-python.tar.gz", md5="eb9058c3a382ffc7106e55718bd8a4b2",
     folder="cifar-100-python", splits={"train": ("train",), "test": ("test",)},
-    label_key="fine_labels", num_classes=100)
+    label_key="fine_labels", num_classes=100, rows={"train": 50_000, "test": 10_000})
 SPECS = {spec.name: spec for spec in (CIFAR10, CIFAR100)}
 
 
 def _resource(spec: CifarSpec) -> Resource:
-    return Resource(spec.archive, tuple(m + spec.archive for m in CIFAR_MIRRORS), md5=spec.md5)
+    return Resource(spec.archive, tuple(m + spec.archive for m in CIFAR_MIRRORS), md5=spec.md5,
+                    max_bytes=ARCHIVE_MAX_BYTES)
 
 
 def _extract(archive: Path, spec: CifarSpec, dest: Path) -> None:
@@ -105,17 +111,18 @@ def _get(batch: dict[Any, Any], key: str, path: Path) -> Any:
     raise DataError(f"{path} has no '{key}' entry; it is not a CIFAR batch: replace it with the official file")
 
 
-def read_batch(path: Path, label_key: str, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """One CIFAR batch file -> (images uint8 (N, 32, 32, 3), labels int64 (N,))."""
+def read_batch(path: Path, label_key: str, num_classes: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """One CIFAR batch file of ``rows`` images -> (images uint8 (rows, 32, 32, 3), labels int64 (rows,))."""
     batch = safe_load(path, "a CIFAR batch")
     if not isinstance(batch, dict):
         raise DataError(f"{path} holds a {type(batch).__name__}, not a CIFAR batch dict; replace it")
     data = _get(batch, "data", path)
     labels = _get(batch, label_key, path)
-    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.shape != (rows, 3072):
         shape = getattr(data, "shape", None)
-        raise DataError(f"{path}: 'data' must be uint8 (N, 3072), got {getattr(data, 'dtype', type(data))} "
-                        f"{shape}; the file is corrupt: replace it with the official one")
+        raise DataError(f"{path}: 'data' must be uint8 ({rows}, 3072) as in the official file, got "
+                        f"{getattr(data, 'dtype', type(data))} {shape}; the file is corrupt: replace it "
+                        f"with the official one")
     try:
         labels = np.asarray(labels, dtype=np.int64)
     except (TypeError, ValueError) as e:
@@ -143,7 +150,7 @@ def load_cifar(name: str, split: str = "train", root: str | os.PathLike | None =
     if not all((folder / f).is_file() for f in all_files):
         archive = fetch(_resource(spec), root, download)
         _extract(archive, spec, folder)
-    parts = [read_batch(folder / f, spec.label_key, spec.num_classes) for f in spec.splits[split]]
+    parts = [read_batch(folder / f, spec.label_key, spec.num_classes, spec.rows[f]) for f in spec.splits[split]]
     images = np.concatenate([p[0] for p in parts]) if len(parts) > 1 else parts[0][0]
     labels = np.concatenate([p[1] for p in parts]) if len(parts) > 1 else parts[0][1]
     info = DatasetInfo(name=name, num_channels=3, image_size=32, num_levels=256,

@@ -16,9 +16,7 @@ No checksums are published, so nothing is downloaded: put the files in ``root``.
 from __future__ import annotations
 
 import os
-import struct
 import tarfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +25,7 @@ from torch.utils.data import Dataset
 
 from pixelar.data.base import DatasetInfo
 from pixelar.data.download import cache_dir
+from pixelar.data.npzfile import open_npz, read_array
 from pixelar.data.transforms import decode_image, pil_to_hwc, to_chw
 from pixelar.errors import DataError
 
@@ -55,38 +54,12 @@ def _find(root: Path, filename: str, name: str, hint: str) -> Path:
 
 def _npz_member(path: Path, key: str) -> np.ndarray:
     """Array ``key`` of an ``.npz``: memory-mapped when the zip stores it uncompressed,
-    else read into memory. Never unpickles (object arrays are refused)."""
-    try:
-        with zipfile.ZipFile(path) as zf:
-            info = zf.getinfo(f"{key}.npy")
-            if info.compress_type != zipfile.ZIP_STORED:
-                with zf.open(info) as f:
-                    return np.lib.format.read_array(f, allow_pickle=False)
-        with open(path, "rb") as f:
-            # Local file header: 30 fixed bytes, then the name and an extra field.
-            f.seek(info.header_offset)
-            fixed = f.read(30)
-            if len(fixed) != 30 or fixed[:4] != b"PK\x03\x04":
-                raise ValueError("bad local file header")
-            name_len, extra_len = struct.unpack("<HH", fixed[26:30])
-            f.seek(info.header_offset + 30 + name_len + extra_len)
-            version = np.lib.format.read_magic(f)
-            read_header = {(1, 0): np.lib.format.read_array_header_1_0,
-                           (2, 0): np.lib.format.read_array_header_2_0}.get(version)
-            if read_header is None:
-                raise ValueError(f"unsupported .npy version {version}")
-            shape, fortran, dtype = read_header(f)
-            if dtype.hasobject:
-                raise ValueError("object arrays are not allowed")
-            offset = f.tell()
-        if offset + int(np.prod(shape)) * dtype.itemsize > os.path.getsize(path):
-            raise ValueError("the array runs past the end of the file")
-        return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape,
-                         order="F" if fortran else "C")
-    except KeyError as e:
-        raise DataError(f"{path} has no '{key}' array; it is not a downsampled-ImageNet batch: replace it") from e
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
-        raise DataError(f"{path} is truncated or corrupt ({type(e).__name__}: {e}); replace it") from e
+    else read into memory. Never unpickles; sizes are checked before allocating
+    (:func:`pixelar.data.npzfile.read_array`)."""
+    with open_npz(path, str(path)) as zf:
+        if f"{key}.npy" not in zf.namelist():
+            raise DataError(f"{path} has no '{key}' array; it is not a downsampled-ImageNet batch: replace it")
+        return read_array(zf, key, str(path), mmap_path=path)
 
 
 class ImageNetNpzDataset(Dataset):

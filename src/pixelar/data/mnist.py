@@ -43,7 +43,9 @@ MNIST_MD5 = {  # of the .gz files
     "t10k-images-idx3-ubyte": "9fb629c4189551a2d022fa330f9573f3",
     "t10k-labels-idx1-ubyte": "ec29112dd5afa0611ce80d1b7f02629c",
 }
+MNIST_MAX_BYTES = 16_000_000     # the largest official .gz (train images) is 9.9 MB
 BINARIZED_SPLITS = ("train", "valid", "test")
+_BINARIZED_ROWS = {"train": 50_000, "valid": 10_000, "test": 10_000}
 _AMAT_DIMS = 784
 _AMAT_LINE = 2 * _AMAT_DIMS - 1     # "0 1 0 ... 1": 784 digits and 783 single spaces
 
@@ -84,7 +86,8 @@ def _mnist_file(stem: str, root: Path, download: bool) -> Path:
     raw = root / stem
     if raw.is_file() and not (root / f"{stem}.gz").exists():
         return raw
-    resource = Resource(f"{stem}.gz", tuple(m + f"{stem}.gz" for m in MNIST_MIRRORS), md5=MNIST_MD5[stem])
+    resource = Resource(f"{stem}.gz", tuple(m + f"{stem}.gz" for m in MNIST_MIRRORS), md5=MNIST_MD5[stem],
+                        max_bytes=MNIST_MAX_BYTES)
     return fetch(resource, root, download)
 
 
@@ -145,7 +148,10 @@ def load_binarized_mnist(split: str = "train", root: str | os.PathLike | None = 
         raise DataError(f"binarized_mnist has no split '{split}'; choose one of {', '.join(BINARIZED_SPLITS)}")
     root = Path(root) if root is not None else cache_dir() / "binarized_mnist"
     name = f"binarized_mnist_{split}.amat"
-    path = fetch(Resource(name, tuple(m + name for m in BINARIZED_MNIST_MIRRORS)), root, download)
+    # Each row is 784 digits and 783 spaces plus a newline (1,568 bytes); twice that bounds the file.
+    max_bytes = 2 * (_AMAT_LINE + 1) * _BINARIZED_ROWS[split]
+    resource = Resource(name, tuple(m + name for m in BINARIZED_MNIST_MIRRORS), max_bytes=max_bytes)
+    path = fetch(resource, root, download)
     try:
         data = path.read_bytes()
     except OSError as e:

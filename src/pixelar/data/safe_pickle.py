@@ -5,6 +5,13 @@ function the file names, so a plain ``pickle.load`` on a downloaded file can run
 arbitrary code. ``RestrictedUnpickler`` resolves only the handful of names a
 numpy array needs; anything else (``os.system``, ``builtins.open``, ...) raises
 DataError before it is called.
+
+Arrays are rebuilt only the way numpy itself pickles them: an empty ``(0,)``
+array (``_reconstruct(ndarray, (0,), dtype)``) whose shape and bytes then come
+from its pickled state (BUILD), where numpy checks that the bytes fill the
+shape. So every element of every array read here was stored in the file: a
+pickle cannot conjure a large uninitialised array out of a few bytes (D18),
+neither by asking ``_reconstruct`` for a big shape nor by calling ``ndarray``.
 """
 from __future__ import annotations
 
@@ -21,6 +28,25 @@ from pixelar.errors import DataError
 # numpy's array-rebuilding function, taken from numpy itself rather than imported
 # by module name (it moved from numpy.core to numpy._core in numpy 2).
 _reconstruct = np.zeros(0).__reduce__()[0]
+
+
+class _NdarrayName:
+    """What ``numpy.ndarray`` resolves to: the class token ``_reconstruct`` takes, not a callable
+    (``ndarray(shape, dtype)`` would allocate an uninitialised array of any shape)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise pickle.UnpicklingError("it calls numpy.ndarray(...) directly, which numpy never pickles")
+
+
+_NDARRAY = _NdarrayName()
+
+
+def _empty_array(cls: Any, shape: Any, dtype: Any) -> np.ndarray:
+    """``_reconstruct`` limited to what numpy pickles: an empty array that BUILD then fills."""
+    if cls is not _NDARRAY or not isinstance(dtype, (bytes, str)) or tuple(shape) != (0,):
+        raise pickle.UnpicklingError(f"it asks for an array of shape {shape!r} without its data; "
+                                     f"numpy pickles only empty (0,) arrays filled from their state")
+    return _reconstruct(np.ndarray, (0,), dtype)
 _LATIN1 = ("latin1", "latin-1", "iso-8859-1", "iso8859-1", "l1")
 
 
@@ -32,9 +58,9 @@ def _latin1_encode(text: str, encoding: str = "latin1", errors: str = "strict") 
 
 
 _ALLOWED: dict[tuple[str, str], Any] = {
-    ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
-    ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
-    ("numpy", "ndarray"): np.ndarray,
+    ("numpy.core.multiarray", "_reconstruct"): _empty_array,
+    ("numpy._core.multiarray", "_reconstruct"): _empty_array,
+    ("numpy", "ndarray"): _NDARRAY,
     ("numpy", "dtype"): np.dtype,
     ("_codecs", "encode"): _latin1_encode,
 }

@@ -1,5 +1,7 @@
 """Small, exact image transforms shared by the loaders: seeding, crops, decoding.
 
+Decoding (16-bit scaling, the pixel bound) is :mod:`pixelar.imageio`'s, shared with user images.
+
 Random choices go through a ``torch.Generator`` seeded from (seed, epoch,
 index), so item ``i`` of epoch ``e`` is the same on every run and in every
 DataLoader worker, whatever order items are read in.
@@ -13,6 +15,7 @@ import torch
 from PIL import Image
 
 from pixelar.errors import DataError
+from pixelar.imageio import MAX_IMAGE_PIXELS, ImageTooLarge, open_image, to_8bit
 
 _MASK64 = (1 << 64) - 1
 
@@ -51,13 +54,19 @@ def random_crop_offsets(height: int, width: int, size: int,
     return top, left
 
 
-def decode_image(data: bytes, source: str, mode: str) -> Image.Image:
-    """Decode PNG/JPEG bytes into a Pillow image converted to ``mode`` ("RGB" or "L")."""
+def decode_image(data: bytes, source: str, mode: str, max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Image:
+    """Decode PNG/JPEG bytes into a Pillow image in ``mode`` ("RGB" or "L"), 8 bits per value.
+
+    16-bit images are scaled by ``v >> 8`` (:func:`pixelar.imageio.to_8bit`), never clipped.
+    An image declaring more than ``max_pixels`` pixels is refused from its header, before
+    anything is decoded. Raises DataError (one line) for every undecodable file.
+    """
     try:
-        with Image.open(io.BytesIO(data)) as im:
-            im.load()
-            return im.convert(mode) if im.mode != mode else im.copy()
-    except (OSError, ValueError, Image.DecompressionBombError) as e:
+        with open_image(io.BytesIO(data), max_pixels) as im:
+            return to_8bit(im, mode)
+    except ImageTooLarge as e:
+        raise DataError(f"image {source} is too large to decode: {e}; downscale or remove the file") from e
+    except (OSError, ValueError) as e:
         raise DataError(f"cannot decode image {source} ({type(e).__name__}: {e}); "
                         f"remove or replace the file") from e
 
