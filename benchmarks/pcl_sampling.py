@@ -48,8 +48,8 @@ def import_port(src: Path):
                 "torch.zeros(xs + [nr_mix], device=x.device)")
         (scratch / name).write_text(text)
     sys.path.insert(0, str(scratch))
-    import model as port_model   # noqa: PLC0415  (the port's own module names)
-    import utils as port_utils   # noqa: PLC0415
+    import model as port_model  # the port's own module names
+    import utils as port_utils
     return port_model.PixelCNN, port_utils.sample_from_discretized_mix_logistic
 
 

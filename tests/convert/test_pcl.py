@@ -93,7 +93,8 @@ def test_log_likelihood_equals_the_ports_loss(pcl, tmp_path, R, F, M, n):
     rel = ((ours - theirs).abs() / theirs.abs()).max().item()
     branch = (exact - theirs64).abs().max().item()
     residual = ((ours.double() - theirs.double()) - (exact - theirs64)).abs().max().item()
-    print(f"{R}x{F}x{M}: max |pixelar - port| = {(ours - theirs).abs().max():.4f} nats/image, rel {rel:.2e}; "
+    print(f"{R}x{F}x{M}: network outputs within {(params - out[:, output_permutation(3, M)]).abs().max():.1e}; "
+          f"max |pixelar - port| = {(ours - theirs).abs().max():.4f} nats/image, rel {rel:.2e}; "
           f"|pixelar - exact64| = {(ours.double() - exact).abs().max():.2e}; |exact64 - port64| = {branch:.4f}; "
           f"residual {residual:.2e}")
     assert rel < 1e-4
