@@ -58,9 +58,12 @@ def test_condition_that_determines_the_image_gives_far_fewer_bits(kind):
     model = pixelar.build("multiscale_pixelcnn", "small", image_size=8, base_size=4, image_channels=1, num_levels=4,
                           distribution="categorical", upscaler="A", base_hidden=16, base_layers=2,
                           base_output_features=32, hidden=16, num_resnet=1, **options)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    # Adam 2e-3 for 400 steps: over seeds 0-4 and 1 or 2 threads the worst case measured was 0.013 of the
+    # floor (text), 0.003 (class), 0.002 (spatial), so "< 0.1" holds with a 7x margin. (The former lr 1e-2
+    # for 80 steps left the text encoder stuck above the floor for some seeds.)
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
     g = torch.Generator().manual_seed(1)
-    for _ in range(80):
+    for _ in range(400):
         x, cond = data(16, g)
         loss = -model.log_prob(x, cond).mean()
         opt.zero_grad()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from ..convert import cli as convert
 from . import catalog, diagnose, evaluate, generate, quickstart, train
 
-MODULES = (catalog, train, evaluate, generate, diagnose, quickstart)
+MODULES = (catalog, train, evaluate, generate, diagnose, convert, quickstart)
 
 
 def register_all(sub: argparse._SubParsersAction) -> None:
