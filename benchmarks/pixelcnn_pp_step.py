@@ -22,7 +22,7 @@ from pixelar.training.trainer import build_optimizer
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--preset", default="cifar10")
+    ap.add_argument("--preset", default="cifar10_released")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--checkpoint-activations", action="store_true",

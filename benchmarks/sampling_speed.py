@@ -24,7 +24,7 @@ import pixelar
 from pixelar.sampling import complete
 from pixelar.sampling.naive import draw, steps
 
-MODELS = [("pixelcnn", "cifar10"), ("gated_pixelcnn", "cifar10"), ("pixelcnn_pp", "cifar10"),
+MODELS = [("pixelcnn", "cifar10"), ("gated_pixelcnn", "cifar10"), ("pixelcnn_pp", "cifar10_released"),
           ("pixelcnn_pp", "small"), ("pixelsnail", None)]
 
 

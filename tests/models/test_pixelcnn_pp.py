@@ -12,7 +12,9 @@ from tests.conftest import random_dataset
 
 
 def test_cifar10_preset_has_the_reference_architecture_size():
-    assert pixelar.build("pixelcnn_pp", "cifar10").num_parameters() == 53_659_080
+    # the released code's configuration (openai/pixel-cnn: 160 filters) and the paper's text (§3.1: 192)
+    assert pixelar.build("pixelcnn_pp", "cifar10_released").num_parameters() == 53_659_080
+    assert pixelar.build("pixelcnn_pp", "cifar10").config.num_filters == 192
 
 
 def test_data_dependent_init_normalizes_every_layer_on_the_init_batch():
