@@ -16,10 +16,12 @@ unit never changes; every state-to-state input comes from strictly earlier
 pixels and needs no channel mask. Layers take an optional ``bias`` (N, 4h, H, W)
 added to the input-to-state map (the Multi-Scale PixelRNN's conditioning).
 
-The sequential part runs in :class:`LSTMScan` (``recurrent_scan.py``), one autograd
-node per layer with a hand-written backward: each step is one batched matmul for all
-four gates (and both directions) plus a few in-place elementwise ops on buffers
-allocated once, instead of a chain of autograd nodes per step.
+Both run in :class:`~pixelar.nn.recurrent_scan.LSTMScan`, one autograd node per layer
+with a hand-written backward: the input-to-state convolution is one matmul over the whole
+map, each step one batched matmul for all four gates (and both directions) plus a few
+in-place elementwise ops on buffers allocated once. The modules keep the parameters (names,
+shapes) of their first, step-by-step version; tests/models/test_recurrent_equivalence.py
+holds that version and checks the two agree.
 """
 from __future__ import annotations
 
@@ -79,7 +81,7 @@ class RowLSTM(nn.Module):
         w_ss = self.state_to_state.weight.permute(0, 2, 1).reshape(1, 4 * h_, k * h_)
         out = LSTMScan.apply(cols.view(1, -1, height * n * width), w_in[None], extra, w_ss, self.h0.view(1, h_),
                              self.c0.view(1, h_), row_plan(n, h_, height, width, k))
-        return out[:, 0]                                       # (N, h, H, W), a strided view
+        return out.squeeze(1)                                  # (N, h, H, W), a strided view
 
     def step_row(self, gates_in_row: torch.Tensor, h: torch.Tensor, c: torch.Tensor
                  ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -147,30 +149,28 @@ class DiagonalBiLSTM(nn.Module):
         h_, g = self.hidden, 4 * self.hidden
         conv = self.input_to_state
         weight, bias_in, bias_ss = (conv.weight * conv.mask)[:, :, 0, 0], conv.bias, self.state_to_state.bias
-        # The 1×1 input-to-state maps as one matmul inside the scan, which gathers its columns
-        # from a pixel table: [x, image, 1, 1] per pixel (the ones carry the biases), and a last
-        # row [0, ..., 0, 1] for the positions left of the image (no input, state bias only).
+        # The 1×1 input-to-state maps run inside the scan, per step, on rows of a pixel table:
+        # [x, image, 1, 1] per pixel (the ones carry the biases; positions left of the image
+        # read [0, ..., 0, 1]: no input, state bias only).
         parts = [x] + ([image] if self.image_to_state is not None else [])
         table = torch.cat([t.permute(0, 2, 3, 1) for t in parts] + [x.new_ones(n, height, width, 2)], 3)
-        off_image = x.new_zeros(1, table.shape[3])
-        off_image[0, -1] = 1.0
-        table = torch.cat([table.view(n * height * width, -1), off_image])
         left = [weight[:g]] + ([weight.new_zeros(g, image.shape[1])] if len(parts) > 1 else [])
         right = [weight[g:]] + ([self.image_to_state.weight[:, :, 0, 0]] if len(parts) > 1 else [])
         w_in = torch.stack([torch.cat(left + [bias_in[:g, None], bias_ss[:g, None]], 1),
                             torch.cat(right + [bias_in[g:, None], bias_ss[g:, None]], 1)])   # (2, 4h, C)
         plan = diagonal_plan(n, h_, height, width)
-        cols = gather_columns(table, plan)                      # (2, C, TOT)
         extra = None
         if bias is not None:   # (N, 8h, H, W) through the same gather (zero off the image), each half its direction
-            per_pixel = F.pad(bias.permute(0, 2, 3, 1).reshape(n * height * width, 2 * g), (0, 0, 0, 1))
-            both = gather_columns(per_pixel, plan)              # (2, 8h, TOT)
+            per_pixel = bias.permute(0, 2, 3, 1).reshape(n * height * width, 2 * g)
+            both = gather_columns(per_pixel, bias.new_zeros(2 * g), plan)   # (2, 8h, TOT)
             extra = torch.stack([both[0, :g], both[1, g:]])
         # grouped conv1d weight (8h, h, 2) -> (2, 4h, 2·h): per direction, taps [up | left]
         w_ss = self.state_to_state.weight.view(2, g, h_, 2).transpose(2, 3).reshape(2, g, 2 * h_)
-        out = LSTMScan.apply(cols, w_in, extra, w_ss, self.h0.view(2, h_), self.c0.view(2, h_), plan)
+        out = LSTMScan.apply(table.view(n * height * width, -1), w_in, extra, w_ss, self.h0.view(2, h_),
+                             self.c0.view(2, h_), plan)
         # The right-to-left direction ran on the mirrored map (the gather mirrored its input).
-        left, right = out[:, 0], out[:, 1].flip(3)             # (N, h, H, W) each
+        left, right = out.unbind(1)                            # (N, h, H, W) each
+        right = right.flip(3)
         # Causality: the right state of (i, j) saw row i to its right; shifted down it is
         # read at (i + 1, j), where all of row i is in the past.
         return left + shift_down(right, 1)
