@@ -18,6 +18,7 @@ from pixelar.nn.recurrent import DiagonalBiLSTM, RowLSTM
 
 # ---- frozen reference (do not edit) ------------------------------------------------------------
 
+
 def reference_lstm_cell(gates: torch.Tensor, c: torch.Tensor, hidden: int) -> tuple[torch.Tensor, torch.Tensor]:
     """One LSTM update. gates (N, 4h, L) as [o|f|i|g] chunks, c (N, h, L) -> (h, c) each (N, h, L)."""
     # split, not slices: one gradient concatenation in backward instead of four zero-filled maps
@@ -187,7 +188,8 @@ def make(kind: str, channels: int, first: bool, dtype: torch.dtype, kernels: tup
     torch.manual_seed(0)
     groups, hidden = (3, 6) if channels == 3 else (1, 4)
     if kind == "row":
-        new, ref = RowLSTM(2 * hidden, hidden, groups, *kernels), ReferenceRowLSTM(2 * hidden, hidden, groups, *kernels)
+        new = RowLSTM(2 * hidden, hidden, groups, *kernels)
+        ref = ReferenceRowLSTM(2 * hidden, hidden, groups, *kernels)
     else:   # the first layer's right-to-left direction also reads the image
         image = channels if first else 0
         new = DiagonalBiLSTM(2 * hidden, hidden, groups, image)
@@ -235,6 +237,7 @@ def test_scan_never_reads_uninitialized_memory(kind, monkeypatch):
     kw = {"image": torch.randn(2, 1, 6, 5)} if kind == "diagonal" else {}
     clean = compare(new, ref, x, **kw)
     new_empty, empty_like = torch.Tensor.new_empty, torch.empty_like
-    monkeypatch.setattr(torch.Tensor, "new_empty", lambda self, *a, **k: new_empty(self, *a, **k).fill_(float("nan")))
-    monkeypatch.setattr(torch, "empty_like", lambda t, *a, **k: empty_like(t, *a, **k).fill_(float("nan")))
+    nan = float("nan")
+    monkeypatch.setattr(torch.Tensor, "new_empty", lambda self, *a, **k: new_empty(self, *a, **k).fill_(nan))
+    monkeypatch.setattr(torch, "empty_like", lambda t, *a, **k: empty_like(t, *a, **k).fill_(nan))
     assert compare(new, ref, x, **kw) == clean

@@ -65,7 +65,7 @@ class RowLSTM(nn.Module):
         self.c0 = nn.Parameter(torch.zeros(hidden))
 
     def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
-        n, c_in, height, width = x.shape
+        n, _, height, width = x.shape
         h_, k = self.hidden, self.state_to_state.kernel_size[0]
         conv = self.input_to_state
         pad = conv.kernel_size[1] // 2
@@ -145,7 +145,7 @@ class DiagonalBiLSTM(nn.Module):
     def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None,
                 image: torch.Tensor | None = None) -> torch.Tensor:
         """x (N, in, H, W), bias (N, 8h, H, W), image (N, image_channels, H, W) -> (N, h, H, W)."""
-        n, c_in, height, width = x.shape
+        n, _, height, width = x.shape
         h_, g = self.hidden, 4 * self.hidden
         conv = self.input_to_state
         weight, bias_in, bias_ss = (conv.weight * conv.mask)[:, :, 0, 0], conv.bias, self.state_to_state.bias
@@ -160,7 +160,7 @@ class DiagonalBiLSTM(nn.Module):
                             torch.cat(right + [bias_in[g:, None], bias_ss[g:, None]], 1)])   # (2, 4h, C)
         plan = diagonal_plan(n, h_, height, width)
         extra = None
-        if bias is not None:   # (N, 8h, H, W) through the same gather (zero off the image), each half its direction
+        if bias is not None:   # (N, 8h, H, W), gathered (zero off the image): each half to its direction
             per_pixel = bias.permute(0, 2, 3, 1).reshape(n * height * width, 2 * g)
             both = gather_columns(per_pixel, bias.new_zeros(2 * g), plan)   # (2, 8h, TOT)
             extra = torch.stack([both[0, :g], both[1, g:]])

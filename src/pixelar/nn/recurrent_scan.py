@@ -170,7 +170,7 @@ def _zero_grad_targets(dhc: torch.Tensor, plan: ScanPlan) -> None:
     row below. So only the c of positions nobody reads as c_prev, and the h of the positions
     off the image that taps read (they collect gradient), need zeros.
     """
-    half, (hd, hch, hn, hp) = _half(plan), plan.hstr
+    half, (hd, hch, hn, _) = _half(plan), plan.hstr
     d, h, n = plan.d, plan.hidden, plan.n
     if plan.kind == "row":
         dhc[0, 0].zero_()                                    # h of the row above the image
@@ -213,7 +213,7 @@ class LSTMScan(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x, w_in, extra, w_ss, h0, c0, plan: ScanPlan):   # noqa: D102
+    def forward(ctx, x, w_in, extra, w_ss, h0, c0, plan: ScanPlan):
         d, k, n, h, tot = plan.d, plan.taps, plan.n, plan.hidden, plan.tot
         g, kh = 4 * h, plan.taps * plan.hidden
         hd, hch, hn, hp = hv = plan.hstr
@@ -262,7 +262,7 @@ class LSTMScan(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_out):   # noqa: D102
+    def backward(ctx, grad_out):
         plan = ctx.plan
         if ctx.used:   # backward turns the saved gates into their gradients, in place
             raise PixelarError("a PixelRNN layer's graph can be backpropagated through once only "
@@ -345,7 +345,7 @@ class _Gather(torch.autograd.Function):
     """index_select whose backward is a gather too (every pixel is read once per direction)."""
 
     @staticmethod
-    def forward(ctx, table, off_image, plan):   # noqa: D102
+    def forward(ctx, table, off_image, plan):
         ctx.plan = plan
         rows = table.index_select(0, plan.gather.to(table.device))
         rows[plan.off_image.to(table.device)] = off_image
@@ -353,7 +353,7 @@ class _Gather(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad):   # noqa: D102
+    def backward(ctx, grad):
         cols = grad.transpose(1, 2)                              # (2, TOT, C), a view
         scatter = ctx.plan.scatter.to(grad.device)
         return cols[0].index_select(0, scatter[0]) + cols[1].index_select(0, scatter[1]), None, None
