@@ -241,3 +241,16 @@ def test_scan_never_reads_uninitialized_memory(kind, monkeypatch):
     monkeypatch.setattr(torch.Tensor, "new_empty", lambda self, *a, **k: new_empty(self, *a, **k).fill_(nan))
     monkeypatch.setattr(torch, "empty_like", lambda t, *a, **k: empty_like(t, *a, **k).fill_(nan))
     assert compare(new, ref, x, **kw) == clean
+
+
+@pytest.mark.parametrize("kind", ["row", "diagonal"])
+def test_under_bf16_autocast_the_layers_compute_in_float32(kind):
+    """The Trainer's precision="bf16" runs the network under autocast: the scan opts out."""
+    new, _, hidden = make(kind, 1, True, torch.float32)
+    x = torch.randn(2, 2 * hidden, 5, 4, requires_grad=True)
+    kw = {"image": torch.randn(2, 1, 5, 4)} if kind == "diagonal" else {}
+    want = new(x, **kw)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = new(x, **kw)
+    got.sum().backward()
+    assert got.dtype == torch.float32 and torch.equal(got, want) and torch.isfinite(x.grad).all()

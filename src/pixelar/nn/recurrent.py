@@ -65,6 +65,9 @@ class RowLSTM(nn.Module):
         self.c0 = nn.Parameter(torch.zeros(hidden))
 
     def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+        if torch.is_autocast_enabled(x.device.type):   # the scan's in-place ops need one dtype: float32
+            with torch.autocast(x.device.type, enabled=False):
+                return self(x.float(), None if bias is None else bias.float())
         n, _, height, width = x.shape
         h_, k = self.hidden, self.state_to_state.kernel_size[0]
         conv = self.input_to_state
@@ -145,6 +148,10 @@ class DiagonalBiLSTM(nn.Module):
     def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None,
                 image: torch.Tensor | None = None) -> torch.Tensor:
         """x (N, in, H, W), bias (N, 8h, H, W), image (N, image_channels, H, W) -> (N, h, H, W)."""
+        if torch.is_autocast_enabled(x.device.type):   # the scan's in-place ops need one dtype: float32
+            with torch.autocast(x.device.type, enabled=False):
+                as_float = [None if t is None else t.float() for t in (bias, image)]
+                return self(x.float(), *as_float)
         n, _, height, width = x.shape
         h_, g = self.hidden, 4 * self.hidden
         conv = self.input_to_state
