@@ -17,9 +17,9 @@ pixels and needs no channel mask. Layers take an optional ``bias`` (N, 4h, H, W)
 added to the input-to-state map (the Multi-Scale PixelRNN's conditioning).
 
 Both run in :class:`~pixelar.nn.recurrent_scan.LSTMScan`, one autograd node per layer
-with a hand-written backward: the input-to-state convolution is one matmul over the whole
-map, each step one batched matmul for all four gates (and both directions) plus a few
-in-place elementwise ops on buffers allocated once. The modules keep the parameters (names,
+with a hand-written backward: each step is one batched matmul for the input-to-state and
+one for the state-to-state part of all four gates (and both directions), plus a few in-place
+elementwise ops on buffers allocated once. The modules keep the parameters (names,
 shapes) of their first, step-by-step version; tests/models/test_recurrent_equivalence.py
 holds that version and checks the two agree.
 """
@@ -72,18 +72,16 @@ class RowLSTM(nn.Module):
         h_, k = self.hidden, self.state_to_state.kernel_size[0]
         conv = self.input_to_state
         pad = conv.kernel_size[1] // 2
-        # The masked 1×k input-to-state convolution as one matmul over the scan's columns
-        # (row, n, j): tap t reads column j - pad + t (taps right of the centre are masked
-        # out), then a row of ones for both biases.
-        xt = F.pad(x.permute(1, 2, 0, 3), (pad, 0))           # (C, H, N, pad + W)
-        cols = torch.cat([xt[..., t:t + width] for t in range(pad + 1)] + [x.new_ones(1, height, n, width)])
+        # The masked 1×k input-to-state convolution runs inside the scan, per row, as a matmul on
+        # the 1×(pad + 1) window ending at each pixel (the taps right of it are masked out) and
+        # a one for both biases.
         weight = (conv.weight * conv.mask)[:, :, 0, :pad + 1].permute(0, 2, 1).reshape(4 * h_, -1)
         w_in = torch.cat([weight, (conv.bias + self.state_to_state.bias)[:, None]], 1)
-        extra = None if bias is None else bias.permute(1, 2, 0, 3).reshape(1, 4 * h_, -1)   # same columns
+        extra = None if bias is None else bias.permute(1, 2, 0, 3).reshape(1, 4 * h_, -1)   # columns (row, n, j)
         # conv1d weight (4h, h, k) -> (1, 4h, k·h): tap-major, as the scan unfolds the previous row
         w_ss = self.state_to_state.weight.permute(0, 2, 1).reshape(1, 4 * h_, k * h_)
-        out = LSTMScan.apply(cols.view(1, -1, height * n * width), w_in[None], extra, w_ss, self.h0.view(1, h_),
-                             self.c0.view(1, h_), row_plan(n, h_, height, width, k))
+        out = LSTMScan.apply(x.contiguous(), w_in[None], extra, w_ss, self.h0.view(1, h_), self.c0.view(1, h_),
+                             row_plan(n, h_, height, width, k, pad + 1))
         return out.squeeze(1)                                  # (N, h, H, W), a strided view
 
     def step_row(self, gates_in_row: torch.Tensor, h: torch.Tensor, c: torch.Tensor

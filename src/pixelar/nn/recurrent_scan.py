@@ -9,18 +9,19 @@ positions through a k-tap state-to-state kernel. Per position (eq. 3 of the pape
     [o, f, i, g] = [σ, σ, σ, tanh](z),  c = f c_prev + i g,  h = o tanh(c)
 
 x_col is what the input-to-state convolution reads at the position (the 1×k window of the
-Row LSTM, the pixel of the Diagonal BiLSTM) with rows of ones that carry the biases, so the
-whole input-to-state map is one matmul before the loop. Only W_ss h is sequential: one
-batched matmul per step for all four gates, all images and both directions.
+Row LSTM, the pixel of the Diagonal BiLSTM) with rows of ones that carry the biases. Each
+step is two small batched matmuls, input-to-state and state-to-state, for all four gates,
+all images and both directions, on blocks that stay in cache: passes over whole maps are
+memory-bound on this CPU (a 64 × 13k matmul runs at a third of a per-step one's rate).
 
-Layout. Per-position buffers (gates ``a``, taps ``u``, tanh(c)) are (D, rows, TOT) with
-TOT columns ordered (step, n, position), so a step's block has long contiguous rows for the
-elementwise math. The states live in a zero-padded buffer ``hc`` (h half, c half) in which
-a step's positions are short contiguous runs of one small block: image rows for the Row LSTM
+Layout. Per-position buffers (gates ``a``, tanh(c)) are (D, rows, TOT) with TOT columns
+ordered (step, n, position), so a step's block has long contiguous rows for the elementwise
+math. The states live in a zero-padded buffer ``hc`` (h half, c half) in which a step's
+positions are short contiguous runs of one small block: image rows for the Row LSTM
 (2, H + 1, N, 1, h, W + 2·pad), skewed columns for the Diagonal BiLSTM (2, H + W, D, h, N,
 H + 1): column c + 1 holds diagonal c, row i + 1 image row i (row 0 and column 0: the row
 above and the column left of the image). Each read or write of a step is one ``as_strided``
-view; nothing is allocated per step.
+view; scratch blocks are reused, nothing is allocated per step.
 
 Numerics. tanh(z) = 2σ(2z) - 1, and tanh is ~10× dearer than sigmoid on this CPU: the g rows
 of W are doubled, so one sigmoid covers all four gates (``a`` holds [o, f, i, s], g = 2s - 1),
@@ -31,8 +32,9 @@ Backward is BPTT written out, per step in reverse (σ' = a (1 - a), 1 - g² = 4 
 
     dc += dh o (1 - tanh²c)         dz_o = dh tanh(c) σ'(z_o)     dz_f = dc c_prev σ'(z_f)
     dz_i = dc g σ'(z_i)             dz_g = dc i (1 - g²)          dc_prev = dc f
-    dh_prev[tap] += W_ssᵀ dz        and after the loop, for all steps at once:
-    dW_in = dz x_colᵀ,  dW_ss = dz uᵀ,  dx_col = W_inᵀ dz
+    dh_prev[tap] += W_ssᵀ dz        dx_col = W_inᵀ dz             dW_ss += dz uᵀ,  dW_in += dz x_colᵀ
+
+with u and x_col rebuilt from ``hc`` and x, and dz written over the step's saved gates.
 """
 from __future__ import annotations
 
@@ -63,7 +65,8 @@ class ScanPlan:
 
     kind: str                      # "row" or "diagonal"
     d: int
-    taps: int
+    taps: int                      # of the state-to-state kernel
+    taps_in: int                   # of the Row LSTM's input window (1: the Diagonal BiLSTM's 1×1)
     n: int
     hidden: int
     height: int
@@ -83,7 +86,7 @@ class ScanPlan:
 
 
 @functools.lru_cache(maxsize=32)
-def row_plan(n: int, hidden: int, height: int, width: int, taps: int) -> ScanPlan:
+def row_plan(n: int, hidden: int, height: int, width: int, taps: int, taps_in: int) -> ScanPlan:
     """Row LSTM: step t is image row t, positions (n, j); tap k of (t, j) is h(t-1, j + k - taps//2)."""
     pad = taps // 2
     cols = width + 2 * pad                                   # zero columns on both sides
@@ -92,8 +95,9 @@ def row_plan(n: int, hidden: int, height: int, width: int, taps: int) -> ScanPla
     steps = tuple((width, t * n * width, t * row, t * row + pad, (t + 1) * row + pad, -1, -1, False)
                   for t in range(height))
     out = ((n, 1, hidden, height, width), (hidden * cols, hidden * cols, cols, row, 1)), row + pad
-    return ScanPlan("row", 1, taps, n, hidden, height, width, (2, height + 1, n, 1, hidden, cols), hstr, 1,
-                    n * height * width, width, steps, ((pad, width),), out)
+    hc_shape = (2, height + 1, n, 1, hidden, cols)
+    return ScanPlan("row", 1, taps, taps_in, n, hidden, height, width, hc_shape, hstr, 1, n * height * width,
+                    width, steps, ((pad, width),), out)
 
 
 @functools.lru_cache(maxsize=32)
@@ -139,7 +143,7 @@ def diagonal_plan(n: int, hidden: int, height: int, width: int) -> ScanPlan:
     gather = gather.clamp(min=0)
     # column 0 (the column before the image), rows 0 and 1: S(-1) = (h0, c0) for step 0's left taps
     out = ((n, 2, hidden, height, width), (rows, hidden * n * rows, n * rows, block + 1, block)), block + 1
-    return ScanPlan("diagonal", 2, 2, n, hidden, height, width, (2, height + width, 2, hidden, n, rows), hstr,
+    return ScanPlan("diagonal", 2, 2, 1, n, hidden, height, width, (2, height + width, 2, hidden, n, rows), hstr,
                     1, col, height + 1, tuple(steps), ((1, min(2, height)),), out, gather, scatter, off_image,
                     step_rows)
 
@@ -184,16 +188,32 @@ def _zero_grad_targets(dhc: torch.Tensor, plan: ScanPlan) -> None:
     dhc.as_strided((d, h, n, height - 1), (hd, hch, hn, block + 1), 2).zero_()
 
 
-def _step_input(x: torch.Tensor, plan: ScanPlan, step: tuple, index: int) -> torch.Tensor:
+def _input_scratch(x: torch.Tensor, plan: ScanPlan, cx: int) -> torch.Tensor | None:
+    """Row LSTM: the reused block of one step's input columns, its constant parts set."""
+    if plan.kind != "row":
+        return None
+    v = x.new_empty(1, cx, plan.n * plan.width)
+    v[0, :cx - 1].view(-1, plan.n, plan.width)[..., :plan.taps_in - 1].zero_()   # left of the image
+    v[0, cx - 1] = 1.0                                                              # the biases
+    return v
+
+
+def _step_input(x: torch.Tensor, plan: ScanPlan, step: tuple, index: int, scratch: torch.Tensor | None
+                ) -> torch.Tensor:
     """The input columns x_col of a step's positions, (D, C, N·p).
 
-    Row LSTM: a block of the columns x (1, C, TOT). Diagonal BiLSTM: rows of the pixel table
-    x (N·H·W, C), the right direction mirrored; a position off the image reads only the
+    Row LSTM: the 1×taps_in window of image row t ending at each pixel (tap k reads column
+    j - (taps_in - 1 - k)), then a one. Diagonal BiLSTM: rows of the pixel table x
+    (N·H·W, C), the right direction mirrored; a position off the image reads only the
     table's last channel (the ones that carry the state bias).
     """
-    p, col, off = step[0], step[1], step[7]
+    p, off = step[0], step[7]
     if plan.kind == "row":
-        return x.as_strided((1, x.shape[1], plan.n * p), (x.shape[1] * plan.tot, plan.tot, 1), col)
+        row, c_in = x[:, :, index].transpose(0, 1), x.shape[1]               # (C, N, W)
+        for k in range(plan.taps_in):
+            shift = plan.taps_in - 1 - k
+            scratch[0, k * c_in:(k + 1) * c_in].view(c_in, plan.n, p)[..., shift:].copy_(row[..., :p - shift])
+        return scratch
     rows = x.index_select(0, plan.rows[index].to(x.device)).view(2, plan.n * p, -1)
     if off:
         last = rows.view(2, plan.n, p, -1)[:, :, p - 1]
@@ -202,14 +222,31 @@ def _step_input(x: torch.Tensor, plan: ScanPlan, step: tuple, index: int) -> tor
     return rows.transpose(1, 2)
 
 
+def _scatter_input(grad_x: torch.Tensor, grad_cols: torch.Tensor, plan: ScanPlan, step: tuple, index: int,
+                   d_col: torch.Tensor) -> None:
+    """Adjoint of :func:`_step_input`: the step's dL/dx_col (D, C, N·p) to grad_x."""
+    p, col = step[0], step[1]
+    if plan.kind == "row":   # the taps overlap: the last (no shift) sets the row, the others add
+        row, c_in = grad_x[:, :, index].transpose(0, 1), grad_x.shape[1]      # (C, N, W)
+        for k in range(plan.taps_in - 1, -1, -1):
+            shift = plan.taps_in - 1 - k
+            part = d_col[0, k * c_in:(k + 1) * c_in].view(c_in, plan.n, p)[..., shift:]
+            if shift == 0:
+                row.copy_(part)
+            else:
+                row[..., :p - shift].add_(part)
+    else:
+        grad_cols[:, col:col + plan.n * p].copy_(d_col.transpose(1, 2))
+
+
 class LSTMScan(torch.autograd.Function):
     """The recurrence of a whole layer (see the module docstring).
 
-    x: the input columns (1, C, TOT) (Row LSTM) or the pixel table (N·H·W, C) whose last
-    channel is ones (Diagonal BiLSTM), see :func:`_step_input`; w_in (D, 4h, C) (the ones
-    rows carry the biases); extra: None or (D, 4h, TOT), added to the input-to-state map;
-    w_ss (D, 4h, k·h); h0, c0 (D, h). Returns h (N, D, h, H, W), a strided view of the
-    state buffer.
+    x: the layer input (N, C, H, W) (Row LSTM) or the pixel table (N·H·W, C) whose last
+    channel is ones (Diagonal BiLSTM), see :func:`_step_input`; w_in (D, 4h, C') (C' =
+    taps_in·C + 1 for the Row LSTM; the ones rows carry the biases); extra: None or
+    (D, 4h, TOT), added to the input-to-state map; w_ss (D, 4h, k·h); h0, c0 (D, h).
+    Returns h (N, D, h, H, W), a strided view of the state buffer.
     """
 
     @staticmethod
@@ -221,6 +258,7 @@ class LSTMScan(torch.autograd.Function):
         scale = torch.ones(d, g, 1, dtype=x.dtype, device=x.device)
         scale[:, 3 * h:] = 2.0                                   # tanh(z) = 2σ(2z) - 1
         w_in_s, w_ss_s = w_in * scale, w_ss * scale
+        scratch = _input_scratch(x, plan, w_in.shape[2])
         hc = x.new_empty(plan.hc_shape)                          # (h, 2c) per buffer position
         _zero_padding(hc, plan)
         init = torch.stack([h0, 2.0 * c0])[:, :, :, None, None]  # (2, D, h, 1, 1)
@@ -237,7 +275,7 @@ class LSTMScan(torch.autograd.Function):
             p, col, u_off, cp_off, w_off, g_src, g_dst, _ = step
             c4, np_ = (d, h, n, p), n * p
             a3 = a.as_strided((d, g, np_), (g * tot, tot, 1), col)
-            torch.bmm(w_in_s, _step_input(x, plan, step, index), out=a3)   # input to state, in cache
+            torch.bmm(w_in_s, _step_input(x, plan, step, index, scratch), out=a3)   # input to state, in cache
             if extra is not None:
                 a3.addcmul_(extra.as_strided((d, g, np_), (g * tot, tot, 1), col), scale)
             u = u_buf[:d * kh * np_].view(d, kh, np_)
@@ -280,7 +318,10 @@ class LSTMScan(torch.autograd.Function):
         u_buf = a.new_empty(d * kh * n * plan.max_p)
         grad_w_ss, grad_w_in = torch.zeros_like(w_ss), torch.zeros_like(w_in)
         cx = w_in.shape[2]
-        grad_cols = a.new_empty(d, cx, tot) if plan.kind == "row" else a.new_empty(d, tot, cx)
+        scratch = _input_scratch(x, plan, cx)
+        grad_x = x.new_empty(x.shape)                            # Row LSTM; every row is set once
+        grad_cols = a.new_empty(d, tot, cx) if plan.kind == "diagonal" else None
+        d_col_buf = a.new_empty(d * cx * n * plan.max_p)
         taps = (d, k, h, n), (hd, plan.tap_stride, hch, hn)
         # per gate: 2c in the buffer -> c_prev = buffer / 2; 1 - g² = 4 s (1 - s)
         chunk_scale = torch.tensor([1.0, 0.5, 1.0, 4.0], dtype=a.dtype, device=a.device)[:, None, None]
@@ -318,20 +359,18 @@ class LSTMScan(torch.autograd.Function):
             u = u_buf[:d * kh * np_].view(d, kh, np_)           # the step's taps and inputs again, for dW
             u.view(d, k, h, n, p).copy_(hc.as_strided(taps[0] + (p,), taps[1] + (hp,), u_off))
             grad_w_ss.baddbmm_(dz, u.transpose(1, 2))
-            x_col = _step_input(x, plan, step, index)            # (D, C, N·p)
+            x_col = _step_input(x, plan, step, index, scratch)   # (D, C', N·p)
             grad_w_in.baddbmm_(dz, x_col.transpose(1, 2))
-            if plan.kind == "row":
-                torch.bmm(w_in_t, dz, out=grad_cols.as_strided((d, cx, np_), (cx * tot, tot, 1), col))
-            else:
-                torch.bmm(dz.transpose(1, 2), w_in, out=grad_cols[:, col:col + np_])
+            d_col = torch.bmm(w_in_t, dz, out=d_col_buf[:d * cx * np_].view(d, cx, np_))
+            _scatter_input(grad_x, grad_cols, plan, step, index, d_col)
         grad_h0 = grad_c0 = 0
         for off, length in plan.init:
             part = dhc.as_strided((2, d, h, n, length), (half, hd, hch, hn, hp), off).sum((3, 4))
             grad_h0, grad_c0 = grad_h0 + part[0], grad_c0 + part[1]
         if plan.kind == "diagonal":   # back through the gather: every pixel is read once per direction
             scatter = plan.scatter.to(grad_cols.device)
-            grad_cols = grad_cols[0].index_select(0, scatter[0]) + grad_cols[1].index_select(0, scatter[1])
-        return grad_cols, grad_w_in, a if ctx.has_extra else None, grad_w_ss, grad_h0, grad_c0, None
+            grad_x = grad_cols[0].index_select(0, scatter[0]) + grad_cols[1].index_select(0, scatter[1])
+        return grad_x, grad_w_in, a if ctx.has_extra else None, grad_w_ss, grad_h0, grad_c0, None
 
 
 def gather_columns(table: torch.Tensor, off_image: torch.Tensor, plan: ScanPlan) -> torch.Tensor:
