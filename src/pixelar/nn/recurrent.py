@@ -2,8 +2,8 @@
 
 Both layers split the LSTM into an input-to-state map, a masked convolution
 computed for the whole image at once, and a state-to-state convolution applied
-step by step (row by row for the Row LSTM, column by column of the skewed map
-for the Diagonal BiLSTM). Gates, per position and hidden unit (eq. 3):
+step by step (row by row for the Row LSTM, diagonal by diagonal for the Diagonal
+BiLSTM). Gates, per position and hidden unit (eq. 3):
 
     [o, f, i, g] = [σ, σ, σ, tanh](K_ss ⊛ h_prev + K_is ⊛ x)
     c = f ⊙ c_prev + i ⊙ g,   h = o ⊙ tanh(c)
@@ -15,6 +15,13 @@ the mask-B input-to-state convolution lets a unit of group g read only groups
 unit never changes; every state-to-state input comes from strictly earlier
 pixels and needs no channel mask. Layers take an optional ``bias`` (N, 4h, H, W)
 added to the input-to-state map (the Multi-Scale PixelRNN's conditioning).
+
+Both run in :class:`~pixelar.nn.recurrent_scan.LSTMScan`, one autograd node per layer
+with a hand-written backward: each step is one batched matmul for the input-to-state and
+one for the state-to-state part of all four gates (and both directions), plus a few in-place
+elementwise ops on buffers allocated once. The modules keep the parameters (names,
+shapes) of their first, step-by-step version; tests/models/test_recurrent_equivalence.py
+holds that version and checks the two agree.
 """
 from __future__ import annotations
 
@@ -23,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .masked import MaskedConv2d, shift_down
+from .recurrent_scan import LSTMScan, diagonal_plan, gather_columns, row_plan
 
 
 def lstm_cell(gates: torch.Tensor, c: torch.Tensor, hidden: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -57,20 +65,24 @@ class RowLSTM(nn.Module):
         self.c0 = nn.Parameter(torch.zeros(hidden))
 
     def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+        if torch.is_autocast_enabled(x.device.type):   # the scan's in-place ops need one dtype: float32
+            with torch.autocast(x.device.type, enabled=False):
+                return self(x.float(), None if bias is None else bias.float())
         n, _, height, width = x.shape
-        gates_in = self.input_to_state(x)                      # (N, 4h, H, W)
-        if bias is not None:
-            gates_in = gates_in + bias
-        h = self.h0[None, :, None].expand(n, -1, width)       # (N, h, W): the row above row 0
-        c = self.c0[None, :, None].expand(n, -1, width)
-        rows = []
-        # unbind, not gates_in[:, :, i]: the backward of one slice per step would fill and add
-        # a whole-map gradient per row (quadratic in H); unbind's backward stacks them once
-        # rows first and contiguous: each step then reads one dense block
-        for gates_row in gates_in.permute(2, 0, 1, 3).contiguous().unbind(0):   # (N, 4h, W) per row
-            h, c = lstm_cell(gates_row + self.state_to_state(h), c, self.hidden)
-            rows.append(h)
-        return torch.stack(rows, dim=2)                        # (N, h, H, W)
+        h_, k = self.hidden, self.state_to_state.kernel_size[0]
+        conv = self.input_to_state
+        pad = conv.kernel_size[1] // 2
+        # The masked 1×k input-to-state convolution runs inside the scan, per row, as a matmul on
+        # the 1×(pad + 1) window ending at each pixel (the taps right of it are masked out) and
+        # a one for both biases.
+        weight = (conv.weight * conv.mask)[:, :, 0, :pad + 1].permute(0, 2, 1).reshape(4 * h_, -1)
+        w_in = torch.cat([weight, (conv.bias + self.state_to_state.bias)[:, None]], 1)
+        extra = None if bias is None else bias.permute(1, 2, 0, 3).reshape(1, 4 * h_, -1)   # columns (row, n, j)
+        # conv1d weight (4h, h, k) -> (1, 4h, k·h): tap-major, as the scan unfolds the previous row
+        w_ss = self.state_to_state.weight.permute(0, 2, 1).reshape(1, 4 * h_, k * h_)
+        out = LSTMScan.apply(x.contiguous(), w_in[None], extra, w_ss, self.h0.view(1, h_), self.c0.view(1, h_),
+                             row_plan(n, h_, height, width, k, pad + 1))
+        return out.squeeze(1)                                  # (N, h, H, W), a strided view
 
     def step_row(self, gates_in_row: torch.Tensor, h: torch.Tensor, c: torch.Tensor
                  ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -85,7 +97,8 @@ def skew(x: torch.Tensor) -> torch.Tensor:
     """(N, C, H, W) -> (N, C, H, H + W - 1): row i moved right by i, zeros elsewhere.
 
     Column c of the skewed map then holds the diagonal i + j = c, so one step along the
-    columns updates a whole diagonal at once (Figure 3).
+    columns updates a whole diagonal at once (Figure 3). (The layers index the diagonals
+    in place, see recurrent_scan.py; this is the picture, and the tests' reference.)
     """
     n, ch, height, width = x.shape
     padded = F.pad(x, (0, height))                             # (N, C, H, W + H)
@@ -105,14 +118,14 @@ def unskew(y: torch.Tensor, width: int) -> torch.Tensor:
 class DiagonalBiLSTM(nn.Module):
     """Diagonal BiLSTM (§3.2): (N, in, H, W) -> (N, h, H, W), the sum of two directions.
 
-    Each direction skews its input, computes a 1×1 mask-B input-to-state map, and runs a
-    2×1 column-wise state-to-state convolution over the skewed columns: the state of (i, j)
-    reads the states of (i, j-1) and (i-1, j), so it sees every pixel up-left of it
-    (rows <= i, columns <= j). The right-to-left direction is the same on the mirrored
-    map; its state at (i, j) sees (i, j+1..W-1), the future, so its output map is shifted
-    down one row before it is added: at (i, j) it then holds the state of (i-1, j), which
-    sees rows <= i-1 at columns >= j. Together: every earlier pixel, in one layer.
-    Both directions run in one loop as a grouped convolution (their weights stay apart).
+    Each direction computes a 1×1 mask-B input-to-state map and runs a 2×1 state-to-state
+    convolution along the diagonals i + j = c (the columns of the skewed map, Figure 3):
+    the state of (i, j) reads the states of (i, j-1) and (i-1, j), so it sees every pixel
+    up-left of it (rows <= i, columns <= j). The right-to-left direction is the same on
+    the mirrored map; its state at (i, j) sees (i, j+1..W-1), the future, so its output
+    map is shifted down one row before it is added: at (i, j) it then holds the state of
+    (i-1, j), which sees rows <= i-1 at columns >= j. Together: every earlier pixel, in
+    one layer. Both directions run in one scan as a batch of two (their weights stay apart).
     """
 
     def __init__(self, in_channels: int, hidden: int, num_groups: int = 1, image_channels: int = 0) -> None:
@@ -133,31 +146,36 @@ class DiagonalBiLSTM(nn.Module):
     def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None,
                 image: torch.Tensor | None = None) -> torch.Tensor:
         """x (N, in, H, W), bias (N, 8h, H, W), image (N, image_channels, H, W) -> (N, h, H, W)."""
+        if torch.is_autocast_enabled(x.device.type):   # the scan's in-place ops need one dtype: float32
+            with torch.autocast(x.device.type, enabled=False):
+                as_float = [None if t is None else t.float() for t in (bias, image)]
+                return self(x.float(), *as_float)
         n, _, height, width = x.shape
-        h_ = self.hidden
-        gates_in = self.input_to_state(x)                      # (N, 8h, H, W)
-        if bias is not None:
-            gates_in = gates_in + bias
-        left, right = gates_in[:, :4 * h_], gates_in[:, 4 * h_:]
-        if self.image_to_state is not None:
-            right = right + self.image_to_state(image)
-        # The right-to-left direction works on the mirrored map (a 1×1 map mirrors with it).
-        gates_in = torch.cat([left, right.flip(3)], dim=1)
-        gates_in = skew(gates_in)                              # (N, 8h, H, H + W - 1)
-        h = self.h0[None, :, None].expand(n, -1, height)      # (N, 2h, H): the column before column 0
-        c = self.c0[None, :, None].expand(n, -1, height)
-        cols = []
-        # columns first and contiguous: a strided column read per step is several times slower
-        for gates_col in gates_in.permute(3, 0, 1, 2).contiguous().unbind(0):   # (N, 8h, H) per column
-            # pad one zero row on top: row i reads the previous column's rows i-1 and i
-            state = self.state_to_state(F.pad(h, (1, 0)))      # (N, 8h, H)
-            # (N, 2, 4h, H) -> one LSTM update per direction, both at once on (N·2, 4h, H)
-            g = (gates_col + state).reshape(n * 2, 4 * h_, height)
-            h, c = lstm_cell(g, c.reshape(n * 2, h_, height), h_)
-            h, c = h.reshape(n, 2 * h_, height), c.reshape(n, 2 * h_, height)
-            cols.append(h)
-        out = unskew(torch.stack(cols).permute(1, 2, 3, 0), width)   # (N, 2h, H, W)
-        left, right = out[:, :h_], out[:, h_:].flip(3)
+        h_, g = self.hidden, 4 * self.hidden
+        conv = self.input_to_state
+        weight, bias_in, bias_ss = (conv.weight * conv.mask)[:, :, 0, 0], conv.bias, self.state_to_state.bias
+        # The 1×1 input-to-state maps run inside the scan, per step, on rows of a pixel table:
+        # [x, image, 1, 1] per pixel (the ones carry the biases; positions left of the image
+        # read [0, ..., 0, 1]: no input, state bias only).
+        parts = [x] + ([image] if self.image_to_state is not None else [])
+        table = torch.cat([t.permute(0, 2, 3, 1) for t in parts] + [x.new_ones(n, height, width, 2)], 3)
+        left = [weight[:g]] + ([weight.new_zeros(g, image.shape[1])] if len(parts) > 1 else [])
+        right = [weight[g:]] + ([self.image_to_state.weight[:, :, 0, 0]] if len(parts) > 1 else [])
+        w_in = torch.stack([torch.cat(left + [bias_in[:g, None], bias_ss[:g, None]], 1),
+                            torch.cat(right + [bias_in[g:, None], bias_ss[g:, None]], 1)])   # (2, 4h, C)
+        plan = diagonal_plan(n, h_, height, width)
+        extra = None
+        if bias is not None:   # (N, 8h, H, W), gathered (zero off the image): each half to its direction
+            per_pixel = bias.permute(0, 2, 3, 1).reshape(n * height * width, 2 * g)
+            both = gather_columns(per_pixel, bias.new_zeros(2 * g), plan)   # (2, 8h, TOT)
+            extra = torch.stack([both[0, :g], both[1, g:]])
+        # grouped conv1d weight (8h, h, 2) -> (2, 4h, 2·h): per direction, taps [up | left]
+        w_ss = self.state_to_state.weight.view(2, g, h_, 2).transpose(2, 3).reshape(2, g, 2 * h_)
+        out = LSTMScan.apply(table.view(n * height * width, -1), w_in, extra, w_ss, self.h0.view(2, h_),
+                             self.c0.view(2, h_), plan)
+        # The right-to-left direction ran on the mirrored map (the gather mirrored its input).
+        left, right = out.unbind(1)                            # (N, h, H, W) each
+        right = right.flip(3)
         # Causality: the right state of (i, j) saw row i to its right; shifted down it is
         # read at (i + 1, j), where all of row i is in the past.
         return left + shift_down(right, 1)
