@@ -184,6 +184,33 @@ def read_weights(directory: Path, weights: str = "auto") -> dict[str, torch.Tens
     return load_weights(directory / (EMA_WEIGHTS if use_ema else WEIGHTS))
 
 
+def weights_file(directory: Path, weights: str = "auto") -> tuple[Path, str]:
+    """(file, "ema" | "raw"): which weights ``weights`` ("auto" = EMA when there are any, "ema", "raw") picks."""
+    if weights not in ("auto", "ema", "raw"):
+        raise CheckpointError(f"weights must be 'auto', 'ema' or 'raw', got {weights!r}")
+    has_ema = (directory / EMA_WEIGHTS).exists()
+    if weights == "ema" and not has_ema:
+        raise CheckpointError(f"{directory} has no EMA weights (it was trained with train.ema=0); "
+                              "use --weights raw or auto")
+    use_ema = has_ema and weights in ("auto", "ema")
+    return directory / (EMA_WEIGHTS if use_ema else WEIGHTS), "ema" if use_ema else "raw"
+
+
+def read_header(path: Path) -> dict[str, tuple[tuple[int, ...], str]]:
+    """{name: (shape, safetensors dtype such as "F32")} from a safetensors file's header alone."""
+    from safetensors import safe_open
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            out = {}
+            for k in f.keys():
+                sl = f.get_slice(k)
+                out[k] = (tuple(sl.get_shape()), sl.get_dtype())
+            return out
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"{path} is corrupt or truncated ({str(e).strip()[:200]}); "
+                              "use another checkpoint") from None
+
+
 def load_training_state(directory: Path) -> dict[str, Any]:
     try:
         return torch.load(directory / STATE, map_location="cpu", weights_only=True)
