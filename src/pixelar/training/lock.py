@@ -25,6 +25,7 @@ class RunLock:
     def __init__(self, run_dir: str | os.PathLike) -> None:
         self.path = Path(run_dir) / LOCK_NAME
         self._fd: int | None = None
+        self._created_dir = False
 
     @property
     def held(self) -> bool:
@@ -35,6 +36,7 @@ class RunLock:
         if self._fd is not None:
             return self
         try:
+            self._created_dir = not self.path.parent.exists()
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as e:
@@ -59,7 +61,13 @@ class RunLock:
         fd, self._fd = self._fd, None
         try:
             os.ftruncate(fd, 0)
+            if self._created_dir and [p.name for p in self.path.parent.iterdir()] == [LOCK_NAME]:
+                # a run that failed before writing anything leaves no directory behind
+                self.path.unlink()
+                self.path.parent.rmdir()
             fcntl.flock(fd, fcntl.LOCK_UN)
+        except OSError:
+            pass
         finally:
             os.close(fd)
 
