@@ -207,9 +207,14 @@ class Trainer:
 
     def resume(self) -> Path:
         """Continue from the newest checkpoint that loads (``training/resume.py``); say which were skipped."""
-        if self.ctx.is_main:
-            self.lock.acquire()
-        return resume_run(self)
+        if not self.ctx.is_main or self.lock.held:
+            return resume_run(self)
+        self.lock.acquire()
+        try:
+            return resume_run(self)
+        finally:
+            if self._own_lock:       # run() takes it again; cmd_train holds its own throughout
+                self.lock.release()
 
     def _trim_metrics(self) -> None:
         """Drop metric lines written after the resumed step (by a run that crashed later)."""
@@ -240,10 +245,11 @@ class Trainer:
     def evaluate(self) -> dict[str, float]:
         result = evaluate(self.eval_model(), self.eval_data, batch_size=self.cfg.eval_batch_size,
                           max_images=self.cfg.eval_max_images, device=self.device, dist_ctx=self.ctx)
-        self._append_metrics({"step": self.step, "test_bpd": result["bits_per_dim"],
+        self._append_metrics({"step": self.step, "weights": "ema" if self.ema is not None else "raw",
+                              "test_bpd": result["bits_per_dim"],
                               "test_nats_per_image": result["nats_per_image"],
                               "test_images": result["num_images"]})
-        return result
+        return {**result, "weights": "ema" if self.ema is not None else "raw"}
 
     # ---- the loop -----------------------------------------------------------------------------
     def run(self, steps: int | None = None, epochs: int | None = None,
