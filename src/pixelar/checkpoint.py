@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from .version import __version__
 
 FORMAT = "pixelar-checkpoint"
 CONFIG, WEIGHTS, EMA_WEIGHTS, STATE = "config.json", "model.safetensors", "ema.safetensors", "training_state.pt"
+_STALE = re.compile(r"\.step_\d+\.(?:tmp|old)-(\d+)")
 
 
 def _fsync_dir(path: Path) -> None:
@@ -63,25 +65,68 @@ def write_checkpoint_files(directory: Path, model: Any, *, ema_state: dict[str, 
 
 
 def save_model(model: Any, directory: str | os.PathLike, **kwargs: Any) -> Path:
-    """Atomically write a checkpoint of ``model`` at ``directory`` (which must not hold another one)."""
+    """Atomically write a checkpoint of ``model`` at ``directory``.
+
+    ``directory`` may hold an older checkpoint, or a ``step_*`` directory of a run's
+    ``checkpoints/`` without its config.json (what a crash or a hand edit leaves; ``--resume``
+    skips those): it is replaced. Any other non-empty directory is refused. A failed write
+    (disk full, permissions) removes its temporary directory and raises CheckpointError.
+    """
     final = Path(directory)
-    if final.exists() and any(final.iterdir()):
-        if not (final / CONFIG).exists():
-            raise CheckpointError(f"{final} exists and is not a pixelar checkpoint; choose an empty directory")
-    final.parent.mkdir(parents=True, exist_ok=True)
+    replaceable = final.parent.name == "checkpoints" and final.name.startswith("step_")
+    try:
+        if final.exists() and (not final.is_dir() or any(final.iterdir())):
+            if not final.is_dir() or not ((final / CONFIG).exists() or replaceable):
+                raise CheckpointError(f"{final} exists and is not a pixelar checkpoint; choose an empty directory")
+        final.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise CheckpointError(f"cannot write {final}: {final.parent} is not a directory; move that file "
+                              "away or choose another --out") from None
     tmp = final.parent / f".{final.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    write_checkpoint_files(tmp, model, **kwargs)
-    if final.exists():  # replacing an older checkpoint of ours: move it aside first, then swap
-        old = final.parent / f".{final.name}.old-{os.getpid()}"
-        os.rename(final, old)
-        os.rename(tmp, final)
-        shutil.rmtree(old)
-    else:
-        os.rename(tmp, final)
-    _fsync_dir(final.parent)
+    try:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        write_checkpoint_files(tmp, model, **kwargs)
+        if final.exists():  # replacing an older checkpoint of ours: move it aside first, then swap
+            old = final.parent / f".{final.name}.old-{os.getpid()}"
+            shutil.rmtree(old, ignore_errors=True)
+            os.rename(final, old)
+            os.rename(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, final)
+        _fsync_dir(final.parent)
+    except (OSError, SafetensorError, RuntimeError) as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        why = getattr(e, "strerror", None) or (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise CheckpointError(f"could not write the checkpoint {final} ({why}); the earlier checkpoints are "
+                              "intact: free disk space or fix permissions, then --resume") from None
     return final
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:   # alive, someone else's
+        return True
+    return True
+
+
+def sweep_stale(run_dir: Path) -> list[Path]:
+    """Remove ``checkpoints/.step_*.tmp-PID`` and ``.old-PID`` directories left by writes that
+    crashed, when process PID is no longer alive; return what was removed."""
+    root = Path(run_dir) / "checkpoints"
+    removed: list[Path] = []
+    if not root.is_dir():
+        return removed
+    for p in root.iterdir():
+        m = _STALE.fullmatch(p.name)
+        if m and p.is_dir() and not p.is_symlink() and not _pid_alive(int(m.group(1))):
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p)
+    return removed
 
 
 def read_meta(directory: Path) -> dict[str, Any]:
@@ -103,8 +148,9 @@ def checkpoint_dirs(run_dir: Path) -> list[Path]:
     root = run_dir / "checkpoints"
     if not root.is_dir():
         return []
-    return sorted((p for p in root.iterdir() if p.is_dir() and p.name.startswith("step_")),
-                  key=lambda p: p.name, reverse=True)
+    found = [(int(p.name[5:]), p) for p in root.iterdir()
+             if p.name.startswith("step_") and p.name[5:].isdigit() and p.is_dir()]
+    return [p for _, p in sorted(found, key=lambda t: t[0], reverse=True)]   # by the integer step
 
 
 def resolve_checkpoint(path: str | os.PathLike) -> Path:
@@ -136,6 +182,33 @@ def read_weights(directory: Path, weights: str = "auto") -> dict[str, torch.Tens
         raise CheckpointError(f"{directory} has no EMA weights")
     use_ema = has_ema and weights in ("auto", "ema")
     return load_weights(directory / (EMA_WEIGHTS if use_ema else WEIGHTS))
+
+
+def weights_file(directory: Path, weights: str = "auto") -> tuple[Path, str]:
+    """(file, "ema" | "raw"): which weights ``weights`` ("auto" = EMA when there are any, "ema", "raw") picks."""
+    if weights not in ("auto", "ema", "raw"):
+        raise CheckpointError(f"weights must be 'auto', 'ema' or 'raw', got {weights!r}")
+    has_ema = (directory / EMA_WEIGHTS).exists()
+    if weights == "ema" and not has_ema:
+        raise CheckpointError(f"{directory} has no EMA weights (it was trained with train.ema=0); "
+                              "use --weights raw or auto")
+    use_ema = has_ema and weights in ("auto", "ema")
+    return directory / (EMA_WEIGHTS if use_ema else WEIGHTS), "ema" if use_ema else "raw"
+
+
+def read_header(path: Path) -> dict[str, tuple[tuple[int, ...], str]]:
+    """{name: (shape, safetensors dtype such as "F32")} from a safetensors file's header alone."""
+    from safetensors import safe_open
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            out = {}
+            for k in f.keys():
+                sl = f.get_slice(k)
+                out[k] = (tuple(sl.get_shape()), sl.get_dtype())
+            return out
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise CheckpointError(f"{path} is corrupt or truncated ({str(e).strip()[:200]}); "
+                              "use another checkpoint") from None
 
 
 def load_training_state(directory: Path) -> dict[str, Any]:

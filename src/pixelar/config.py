@@ -8,6 +8,7 @@ silently train the wrong model.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from typing import Any, Mapping
@@ -58,19 +59,28 @@ def _convert(value: Any, annotation: Any, key: str) -> Any:
     if annotation is int:
         if isinstance(value, bool):
             raise ConfigError(f"{key} must be an integer, got {value!r}")
+        if isinstance(value, int):
+            return value
         try:
             f = float(value)
         except (TypeError, ValueError):
             raise ConfigError(f"{key} must be an integer, got {value!r}") from None
-        if f != int(f):
+        if not math.isfinite(f) or f != int(f):
             raise ConfigError(f"{key} must be an integer, got {value!r}")
         return int(f)
     if annotation is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{key} must be a number, got {value!r}")
         try:
-            return float(value)
-        except (TypeError, ValueError):
+            f = float(value)
+        except (TypeError, ValueError, OverflowError):
             raise ConfigError(f"{key} must be a number, got {value!r}") from None
+        if not math.isfinite(f):
+            raise ConfigError(f"{key} must be a finite number, got {value!r}")
+        return f
     if annotation is str:
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise ConfigError(f"{key} must be a string, got {value!r}")
         return str(value)
     return value
 
@@ -100,7 +110,14 @@ def to_dict(config: Any) -> dict[str, Any]:
 
 
 def from_dict(cls: type, data: Mapping[str, Any]) -> Any:
-    """Build ``cls`` from a dict (e.g. a checkpoint's config.json), strictly."""
+    """Build ``cls`` from a dict (e.g. a checkpoint's config.json), strictly: every field must be
+    given (a missing one is never filled in from the defaults), none may be unknown, and each must
+    convert to its field's type and pass ``validate()``."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"a {cls.__name__} must be a JSON object, got {type(data).__name__}")
+    missing = [n for n in field_names(cls) if n not in data]
+    if missing:
+        raise ConfigError(f"{cls.__name__} lacks {', '.join(missing)}")
     return replace(cls(), data)
 
 

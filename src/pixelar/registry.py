@@ -121,32 +121,88 @@ def build(name: str, preset: str | None = None, **overrides: Any) -> Autoregress
     return entry(name).model_class(model_cfg)
 
 
-def build_from_config(name: str, model_config: dict[str, Any]) -> AutoregressiveModel:
+MAX_STATE_ELEMENTS = 2_000_000_000   # parameters + buffers a checkpoint's config may ask for
+
+
+def build_from_config(name: str, model_config: dict[str, Any], device: str | torch.device | None = None
+                      ) -> AutoregressiveModel:
+    """The model ``name`` with the config dict of a checkpoint (strict: every key, nothing unknown).
+
+    ``device="meta"`` builds it without allocating any memory (shapes and dtypes only).
+    """
     e = entry(name)
     cfg = config_lib.from_dict(e.model_class.config_class, model_config)
-    return e.model_class(cfg)
+    if device is None:
+        return e.model_class(cfg)
+    with torch.device(device):
+        return e.model_class(cfg)
+
+
+_FLOAT_DTYPES = {"F64", "F32", "F16", "BF16", "F8_E4M3", "F8_E5M2"}
+_DTYPES = {torch.float64: "F64", torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16",
+           torch.int64: "I64", torch.int32: "I32", torch.int16: "I16", torch.int8: "I8", torch.uint8: "U8",
+           torch.bool: "BOOL"}
+
+
+def check_weights_fit(model: torch.nn.Module, header: dict[str, tuple[tuple[int, ...], str]], where: str) -> None:
+    """The tensors a safetensors header lists must be the model's state: same names, shapes, kinds
+    (a float weight stored as integers would be silently truncated). Raises CheckpointError."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(header))
+    extra = sorted(set(header) - set(expected))
+    if missing or extra:
+        what = f"lacks {missing[0]}" if missing else f"has an unknown tensor {extra[0]}"
+        raise CheckpointError(f"{where} {what} ({len(missing)} missing, {len(extra)} unknown): "
+                              "it was not written for this model's config")
+    for k, v in expected.items():
+        shape, dtype = header[k]
+        if tuple(v.shape) != shape:
+            raise CheckpointError(f"{where}: {k} has shape {list(shape)}, the config implies {list(v.shape)}")
+        want = _DTYPES.get(v.dtype, str(v.dtype))
+        if (v.is_floating_point() and dtype not in _FLOAT_DTYPES) or (not v.is_floating_point() and dtype != want):
+            raise CheckpointError(f"{where}: {k} is stored as {dtype}, the model holds {want}")
 
 
 def load(path: str | os.PathLike, *, weights: str = "auto", expect_model: str | None = None,
          map_location: str | torch.device = "cpu") -> AutoregressiveModel:
     """Rebuild the model saved at ``path`` (checkpoint or run directory), in eval mode.
 
-    weights: "auto" (EMA weights when the checkpoint has them), "ema" or "raw".
+    weights: "auto" (EMA weights when the checkpoint has them), "ema" or "raw"; the model's
+    ``loaded_weights`` says which were used, ``checkpoint_dir`` where they came from.
     expect_model: raise CheckpointError if the checkpoint holds another model.
+    Nothing is allocated before the safetensors header (read alone) matches the shapes the config
+    implies, and a config asking for more than MAX_STATE_ELEMENTS numbers is refused.
     """
     directory = ckpt.resolve_checkpoint(path)
     meta = ckpt.read_meta(directory)
+    if not isinstance(meta["model"], str):
+        raise CheckpointError(f"{directory / ckpt.CONFIG}: 'model' must be a model name")
     if expect_model is not None and meta["model"] != expect_model:
         raise CheckpointError(f"{directory} holds a '{meta['model']}' model, not '{expect_model}'")
+    if meta["model"] not in MODELS:
+        raise CheckpointError(f"{directory} holds a '{meta['model']}' model, which this pixelar does not know")
+    file, used = ckpt.weights_file(directory, weights)
     try:
-        model = build_from_config(meta["model"], meta["config"])
+        shape_only = build_from_config(meta["model"], meta["config"], device="meta")
     except ConfigError as e:
         raise CheckpointError(f"{directory}: config does not fit this version of pixelar ({e})") from None
-    state = ckpt.read_weights(directory, weights)
+    except Exception as e:   # a constructor refusing absurd sizes in its own way
+        raise CheckpointError(f"{directory}: config describes no buildable model "
+                              f"({type(e).__name__}: {str(e).strip()[:120]})") from None
+    size = sum(t.numel() for t in shape_only.state_dict().values())
+    if size > MAX_STATE_ELEMENTS:
+        raise CheckpointError(f"{directory}: its config asks for {size:.3g} parameters and buffers, more than "
+                              f"the {MAX_STATE_ELEMENTS:.0e} pixelar loads; the config is corrupt or hostile")
+    check_weights_fit(shape_only, ckpt.read_header(file), str(file))
+    del shape_only
+    model = build_from_config(meta["model"], meta["config"])
+    state = ckpt.load_weights(file)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as e:
         first = str(e).strip().splitlines()[0]
         raise CheckpointError(f"{directory}: weights do not match a '{meta['model']}' model ({first})") from None
     model.checkpoint_meta = meta
+    model.checkpoint_dir = directory
+    model.loaded_weights = used
     return model.to(map_location).eval()

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -20,6 +22,69 @@ def add_device(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1, ...")
 
 
+def check_device(name: str) -> str:
+    """``--device`` must name a device this torch has (checked before any work is done)."""
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise PixelarError(f"--device {name!r} is not a torch device; use cpu, cuda or cuda:N") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise PixelarError(f"--device {name}: this torch has no usable CUDA GPU "
+                               f"(torch {torch.__version__}); use --device cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise PixelarError(f"--device {name}: there are only {torch.cuda.device_count()} GPUs "
+                               f"(cuda:0..cuda:{torch.cuda.device_count() - 1})")
+    elif device.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise PixelarError(f"--device {name}: MPS is not available here; use --device cpu")
+    elif device.type != "cpu":
+        raise PixelarError(f"--device {name}: pixelar runs on cpu, cuda or mps")
+    return name
+
+
+def add_weights(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--weights", choices=("auto", "ema", "raw"), default="auto",
+                   help="which weights of the checkpoint: ema (Polyak average), raw, or auto "
+                        "(ema when the checkpoint has them)")
+
+
+def add_data_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-option", dest="data_options", action="append", default=[], metavar="KEY=VALUE",
+                   help="a data-set option (e.g. image_size=64, num_levels=2), merged with those in the "
+                        "--dataset name (repeatable; a key given twice is an error)")
+
+
+def data_options(items: list[str] | None) -> dict[str, str]:
+    """``--data-option`` flags as a dict; ``KEY=VALUE`` each, no key twice."""
+    out: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise PixelarError(f"--data-option expects KEY=VALUE, got {item!r}")
+        if key.strip() in out:
+            raise PixelarError(f"--data-option {key.strip()} is given twice; give it once")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def check_output_file(path: str, force: bool) -> None:
+    """``--out`` for a file: not a folder, no file where a folder of its path should be, a writable
+    folder; an existing file needs ``--force`` (``imageio.check_writable``, which makes the folder)."""
+    from ..imageio import check_writable
+    p = Path(path)
+    if p.is_dir():
+        raise PixelarError(f"--out {path} is a directory; give a file name such as {p / 'out.png'}")
+    for parent in p.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise PixelarError(f"--out {path}: {parent} is a file, not a directory; choose another --out")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise PixelarError(f"--out {path}: {parent} is not writable; choose another --out")
+            break
+    check_writable(path, force)
+
+
 def add_output(p: argparse.ArgumentParser, what: str, scale: int | None = 4) -> None:
     p.add_argument("--out", required=True, help=what)
     if scale is not None:
@@ -27,9 +92,14 @@ def add_output(p: argparse.ArgumentParser, what: str, scale: int | None = 4) -> 
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
 
 
-def load_data(name: str, split: str, root: str | None) -> Any:
+def load_data(name: str, split: str, root: str | None, options: dict[str, str] | None = None) -> Any:
     from ..data import load_dataset
-    return load_dataset(name, split=split, root=root)
+    if root is not None and not Path(root).is_dir():
+        raise PixelarError(f"--data-root {root} is not a directory")
+    data = load_dataset(name, split=split, root=root, **(options or {}))
+    if len(data) == 0:
+        raise PixelarError(f"the {split} split of {name} holds no images; choose another split or data set")
+    return data
 
 
 def check_data_fits(model_cfg: Any, info: Any, hint: str) -> None:
@@ -55,7 +125,17 @@ def label_condition(model: Any, label: int | None, n: int, device: str) -> Any:
     return model.condition(batch)
 
 
-def positive(name: str, value: int) -> int:
+def positive(name: str, value: int, most: int | None = None) -> int:
+    """``value`` must be in 1..most (a bound on what fits in memory, where one is given)."""
     if value < 1:
         raise PixelarError(f"{name} must be at least 1, got {value}")
+    if most is not None and value > most:
+        raise PixelarError(f"{name} must be at most {most}, got {value}")
+    return value
+
+
+def finite(name: str, value: float, positive_only: bool = False) -> float:
+    import math
+    if not math.isfinite(value) or (positive_only and value <= 0):
+        raise PixelarError(f"{name} must be a finite{' positive' if positive_only else ''} number, got {value}")
     return value

@@ -40,23 +40,36 @@ def _model_at_random_init(args: argparse.Namespace) -> tuple[object, str]:
     if model.needs_data_dependent_init and not args.no_init:
         # The weights training starts from: weight-normalized models first get their
         # data-dependent init (here on noise images from the seed), as the trainer does.
-        if args.init_images < 1:
-            raise PixelarError("--init-images must be at least 1 (or pass --no-init)")
+        if not 1 <= args.init_images <= 4096:
+            raise PixelarError(f"--init-images must be in 1..4096 (or pass --no-init), got {args.init_images}")
         g = torch.Generator().manual_seed(args.seed + 1)
         noise = torch.randint(0, model.config.num_levels, (args.init_images, *model.image_shape), generator=g)
         model.data_dependent_init(noise, model.random_condition(args.init_images, generator=g))
         what += f" (data-dependent init on {args.init_images} noise images)"
+    check_finite_weights(model, "after its data-dependent init; raise --init-images or pass --no-init")
     return model, what
+
+
+def check_finite_weights(model: torch.nn.Module, when: str) -> None:
+    """A receptive field computed from NaN or inf weights means nothing: refuse it."""
+    bad = sum(int((~torch.isfinite(p)).sum()) for p in model.parameters() if p.is_floating_point())
+    if bad:
+        raise PixelarError(f"{bad} of the model's weights are not finite {when}")
 
 
 def cmd_receptive_field(args: argparse.Namespace) -> int:
     from ..evaluation.receptive_field import receptive_field, write_receptive_field
-    from ..imageio import check_writable, read_image
-    check_writable(args.out, args.force)
+    from ..imageio import read_image
+    from .common import check_output_file, positive
+    check_output_file(args.out, args.force)
+    positive("--scale", args.scale, most=64)
+    if not (args.threshold >= 0 and args.threshold != float("inf")):
+        raise PixelarError(f"--threshold must be a finite number >= 0, got {args.threshold}")
     if args.checkpoint:
         if args.preset or args.overrides or args.image_size:
             raise PixelarError("--checkpoint holds its own config: drop --preset/--set/--image-size")
         model = registry.load(args.checkpoint, expect_model=args.model)
+        check_finite_weights(model, f"in {args.checkpoint}")
         what = f"{model.name} from {args.checkpoint}"
     else:
         model, what = _model_at_random_init(args)

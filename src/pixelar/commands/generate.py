@@ -6,10 +6,24 @@ import argparse
 import torch
 
 from .. import registry
-from .common import add_device, add_output, label_condition, positive
+from ..errors import PixelarError
+from .common import add_device, add_output, add_weights, check_output_file, finite, label_condition, positive
+
+MAX_SAMPLES = 4096    # -n: images sampled in one batch
+
+
+def _check_sampling_args(args: argparse.Namespace) -> None:
+    """Numbers that cannot sample anything are refused before the checkpoint is read."""
+    finite("--temperature", args.temperature, positive_only=True)
+    finite("--log-scale-shift", getattr(args, "log_scale_shift", 0.0))
+    if not 0 <= args.seed < 2 ** 63:
+        raise PixelarError(f"--seed must be in 0..2^63-1, got {args.seed}")
+    if getattr(args, "scale", None) is not None:
+        positive("--scale", args.scale, most=64)
 
 
 def _sampling_args(p: argparse.ArgumentParser, mixture_options: bool = True) -> None:
+    add_weights(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--temperature", type=float, default=1.0)
     if mixture_options:
@@ -20,10 +34,11 @@ def _sampling_args(p: argparse.ArgumentParser, mixture_options: bool = True) -> 
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from ..imageio import check_writable, grid, save_png
-    positive("-n", args.n)
-    check_writable(args.out, args.force)
-    model = registry.load(args.checkpoint, map_location=args.device)
+    _check_sampling_args(args)
+    from ..imageio import grid, save_png
+    positive("-n", args.n, most=MAX_SAMPLES)
+    check_output_file(args.out, args.force)
+    model = registry.load(args.checkpoint, map_location=args.device, weights=args.weights)
     cond = label_condition(model, args.label, args.n, args.device)
     g = torch.Generator(device=args.device).manual_seed(args.seed)
     x = model.sample(args.n, cond=cond, generator=g, temperature=args.temperature, method=args.method,
@@ -34,10 +49,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_complete(args: argparse.Namespace) -> int:
-    from ..imageio import check_writable, grid, known_mask, read_image, save_png
-    positive("-n", args.n)
-    check_writable(args.out, args.force)
-    model = registry.load(args.checkpoint, map_location=args.device)
+    _check_sampling_args(args)
+    from ..imageio import grid, known_mask, read_image, save_png
+    positive("-n", args.n, most=MAX_SAMPLES)
+    check_output_file(args.out, args.force)
+    model = registry.load(args.checkpoint, map_location=args.device, weights=args.weights)
     c, s, k = model.config.image_channels, model.config.image_size, model.config.num_levels
     x = read_image(args.input, c, s, k)                             # (C, H, W)
     known = known_mask(args.known, s).expand(c, s, s)               # (C, H, W)
@@ -55,12 +71,12 @@ def cmd_complete(args: argparse.Namespace) -> int:
 
 def cmd_upscale(args: argparse.Namespace) -> int:
     """Super-resolution: the input's pixels are kept as the known low-resolution pixels."""
+    _check_sampling_args(args)
     from PIL import Image
 
-    from ..errors import PixelarError
-    from ..imageio import check_writable, image_info, levels_to_uint8, read_image, save_png
-    check_writable(args.out, args.force)
-    model = registry.load(args.checkpoint, map_location=args.device)
+    from ..imageio import image_info, levels_to_uint8, read_image, save_png
+    check_output_file(args.out, args.force)
+    model = registry.load(args.checkpoint, map_location=args.device, weights=args.weights)
     if not model.can_upscale:
         raise PixelarError(f"{model.name} models one resolution and cannot upscale; use a model with "
                            "scales (multiscale_pixelcnn or pyramid_pixelcnn)")
@@ -96,11 +112,11 @@ def read_gray_view(path: str, model: object) -> torch.Tensor:
 
 
 def cmd_colorize(args: argparse.Namespace) -> int:
-    from ..errors import PixelarError
-    from ..imageio import check_writable, grid, save_png
-    positive("-n", args.n)
-    check_writable(args.out, args.force)
-    model = registry.load(args.checkpoint, map_location=args.device)
+    _check_sampling_args(args)
+    from ..imageio import grid, save_png
+    positive("-n", args.n, most=MAX_SAMPLES)
+    check_output_file(args.out, args.force)
+    model = registry.load(args.checkpoint, map_location=args.device, weights=args.weights)
     if not model.can_colorize:
         raise PixelarError(f"colorize needs a grayscale_pixelcnn checkpoint; {args.checkpoint} holds a "
                            f"{model.name} model")

@@ -10,30 +10,80 @@ from .. import checkpoint as ckpt
 from .. import config as config_lib
 from .. import registry
 from ..errors import CheckpointError, PixelarError
-from .common import add_device, add_model_args, check_data_fits, load_data
+from .common import (add_data_options, add_device, add_model_args, check_data_fits, data_options, finite,
+                     load_data, positive)
+
+# What a run directory may hold before its first checkpoint without being someone else's folder.
+_RUN_LEFTOVERS = {".lock"}
+
+
+def check_run_dir(out: Path, resume: bool, force: bool) -> None:
+    """``--out`` must be a new or empty directory, a run to ``--resume``, or anything with ``--force``."""
+    if out.exists() and not out.is_dir():
+        raise PixelarError(f"--out {out} is a file; choose a directory for the run")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise PixelarError(f"--out {out}: {parent} is a file, not a directory")
+            break
+    root = out / "checkpoints"
+    if root.exists() and not root.is_dir():
+        raise PixelarError(f"{root} is a file, so no checkpoint can be written; move it away or choose "
+                           "another --out")
+    has_run = bool(ckpt.checkpoint_dirs(out))
+    if has_run and not resume:
+        raise PixelarError(f"{out} already holds a training run; pass --resume to continue it "
+                           "or choose another --out")
+    if resume and not has_run:
+        raise CheckpointError(f"--resume: no checkpoint in {root}")
+    if not has_run and out.is_dir() and not force:
+        foreign = sorted(p.name for p in out.iterdir()
+                         if p.name not in _RUN_LEFTOVERS and not (p == root and not any(root.iterdir())))
+        if foreign:
+            raise PixelarError(f"--out {out} is not empty and holds no checkpoint ({', '.join(foreign[:3])}"
+                               f"{', ...' if len(foreign) > 3 else ''}); choose a new directory, or pass "
+                               "--force to train there (a fresh run replaces its metrics.jsonl)")
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     from ..parallel import device_for, init_from_env
+    from ..training.lock import RunLock
     from ..training.trainer import Trainer
-    ctx = init_from_env(args.device)       # torchrun: join the process group; else one process
-    args.device = device_for(ctx, args.device)
+    if args.steps is not None:
+        positive("--steps", args.steps)
+    if args.epochs is not None:
+        positive("--epochs", args.epochs)
+    if args.minutes is not None:
+        finite("--minutes", args.minutes, positive_only=True)
     overrides = config_lib.parse_assignments(args.overrides)
     model_cfg, train_cfg = registry.resolve(args.model, args.preset, overrides)
+    options = data_options(args.data_options)
     out = Path(args.out)
-    if ckpt.checkpoint_dirs(out) and not args.resume:
-        raise PixelarError(f"{out} already holds a training run; pass --resume to continue it "
-                           "or choose another --out")
-    if args.resume and not ckpt.checkpoint_dirs(out):
-        raise CheckpointError(f"--resume: no checkpoint in {out / 'checkpoints'}")
-    train_data = load_data(args.dataset, "train", args.data_root)
+    check_run_dir(out, args.resume, args.force)
+    ctx = init_from_env(args.device)       # torchrun: join the process group; else one process
+    args.device = device_for(ctx, args.device)
+    lock = RunLock(out)
+    if ctx.is_main:
+        lock.acquire()                     # held until the run ends, however it ends
+    try:
+        if ctx.is_main:
+            check_run_dir(out, args.resume, args.force)   # again, now that no other run can change it
+        return _train(args, ctx, model_cfg, train_cfg, options, out, lock, Trainer)
+    finally:
+        lock.release()
+
+
+def _train(args, ctx, model_cfg, train_cfg, options, out, lock, trainer_class) -> int:  # noqa: ANN001
+    train_data = load_data(args.dataset, "train", args.data_root, options)
     check_data_fits(model_cfg, train_data.info,
                     "pick a matching --preset or --set model.image_size=/model.image_channels=/model.num_levels=")
-    eval_data = None if args.eval_split == "none" else load_data(args.dataset, args.eval_split, args.data_root)
+    eval_data = None if args.eval_split == "none" else load_data(args.dataset, args.eval_split, args.data_root,
+                                                                 options)
     torch.manual_seed(train_cfg.seed)          # the same seed gives the same initial weights
     model = registry.entry(args.model).model_class(model_cfg)
-    trainer = Trainer(model, train_cfg, train_data, out, eval_data=eval_data, device=args.device,
-                      progress=not args.quiet, extra_meta={"dataset": args.dataset}, dist_ctx=ctx)
+    meta = {"dataset": args.dataset, **({"data_options": options} if options else {})}
+    trainer = trainer_class(model, train_cfg, train_data, out, eval_data=eval_data, device=args.device,
+                            progress=not args.quiet, extra_meta=meta, dist_ctx=ctx, lock=lock)
     if args.resume:
         used = trainer.resume()
         if ctx.is_main:
@@ -56,6 +106,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a model")
     add_model_args(p)
     p.add_argument("--dataset", required=True, help="data set name (see `pixelar datasets`)")
+    add_data_options(p)
     p.add_argument("--data-root", help="directory holding the data set files (default: the cache)")
     p.add_argument("--eval-split", default="test", help="split evaluated during/after training ('none' to skip)")
     p.add_argument("--out", required=True, help="run directory (checkpoints, metrics.jsonl, learning curve)")
@@ -64,6 +115,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--epochs", type=int, help="train until this many epochs in total")
     g.add_argument("--minutes", type=float, help="train for this many minutes of wall time")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+    p.add_argument("--force", action="store_true",
+                   help="train into an existing directory that holds no run (its metrics.jsonl is replaced)")
     add_device(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)

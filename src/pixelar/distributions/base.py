@@ -22,6 +22,8 @@ import math
 
 import torch
 
+from ..errors import ConfigError
+
 
 class Distribution(abc.ABC):
     """Base class. Subclasses set ``name`` and ``autoregressive_channels``."""
@@ -109,10 +111,25 @@ class Distribution(abc.ABC):
 
 
 def check_temperature(temperature: float) -> None:
-    """Raise ValueError unless ``temperature`` is a finite positive number."""
+    """Raise ConfigError (a ValueError) unless ``temperature`` is a finite positive number."""
     if not (math.isfinite(temperature) and temperature > 0):
-        raise ValueError(f"temperature must be a finite number > 0, got {temperature}; "
-                         "use mode() for the deterministic limit")
+        raise ConfigError(f"temperature must be a finite number > 0, got {temperature}; "
+                          "use mode() for the deterministic limit")
+
+
+def tempered(logits: torch.Tensor, temperature: float, dim: int) -> torch.Tensor:
+    """``logits / temperature``, still ordered like ``logits`` however small the temperature.
+
+    At T = 1e-40 every negative logit divided by T overflows to -inf (and every positive one to
+    +inf), so Gumbel-max would pick an arbitrary level instead of the mode. Then the logits are
+    shifted so that their maximum along ``dim`` is 0 before dividing: the most likely levels stay
+    at 0, the others go to -inf, and the draw returns the mode (ties broken at random). When
+    nothing overflows the plain quotient is used, so ordinary temperatures draw the same samples.
+    """
+    scaled = logits / temperature
+    if bool(torch.isfinite(scaled).all()) or not bool(torch.isfinite(logits).all()):
+        return scaled
+    return (logits - logits.amax(dim=dim, keepdim=True)) / temperature
 
 
 def compute_dtype(params: torch.Tensor) -> torch.dtype:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .base import Distribution, check_temperature, compute_dtype, gumbel_argmax
+from .base import Distribution, check_temperature, compute_dtype, gumbel_argmax, tempered
 
 
 class Categorical(Distribution):
@@ -59,7 +59,7 @@ class Categorical(Distribution):
         logits = self.logits(params)                               # (N, C, K, H, W)
         if channel is not None:
             logits = logits[:, channel:channel + 1]                # (N, 1, K, H, W)
-        return gumbel_argmax(logits / temperature, dim=2, generator=generator)
+        return gumbel_argmax(tempered(logits, temperature, 2), dim=2, generator=generator)
 
     def mode(self, params: torch.Tensor) -> torch.Tensor:
         """The most likely level per sub-pixel, (N, C, H, W) int64."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .base import Distribution, check_temperature, compute_dtype, gumbel_argmax
+from .base import Distribution, check_temperature, compute_dtype, gumbel_argmax, tempered
 
 
 class LinearDependentCategorical(Distribution):
@@ -73,7 +73,7 @@ class LinearDependentCategorical(Distribution):
         """R, then G given the sampled R, then B: (N, C, H, W) int64 (K uniforms per sub-pixel)."""
         check_temperature(temperature)
         self.check_channel(channel)
-        return self._draw(params, lambda logits: gumbel_argmax(logits / temperature, 1, generator))
+        return self._draw(params, lambda logits: gumbel_argmax(tempered(logits, temperature, 1), 1, generator))
 
     def mode(self, params: torch.Tensor) -> torch.Tensor:
         """Greedy: the most likely R, then the most likely G given it, then B."""

@@ -18,9 +18,14 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .base import Distribution, check_temperature, compute_dtype, gumbel_argmax
+from .base import Distribution, check_temperature, compute_dtype, gumbel_argmax, tempered
 
 MIN_LOG_SCALE = -7.0  # PixelCNN++ clamps predicted log-scales from below at -7.
+# ... and pixelar from above at 20: a scale of e^20 (5e8 times the [-1, 1] data range) is already a
+# flat distribution, no trained network comes near it (they sit below ~2), and it stays far from
+# log-scale ~88.5, past which float32 CDF differences underflow and log-probs became -inf (at 1e4,
+# NaN). A diverged network thus still gets finite nats.
+MAX_LOG_SCALE = 20.0
 _LN2 = math.log(2.0)
 _U_EPS = 2.0 ** -24   # logistic noise uses u in [eps, 1 - eps]: tails beyond ~17 scales are cut
 
@@ -88,7 +93,7 @@ class DiscretizedLogisticMixture(Distribution):
 
     * ``[0, M)``: mixture logits, component m at m;
     * ``[M, M + CM)``: means, channel c / component m at ``M + c*M + m``;
-    * ``[M + CM, M + 2CM)``: log-scales (clamped below at -7), same order as means;
+    * ``[M + CM, M + 2CM)``: log-scales (clamped to [-7, 20]), same order as means;
     * ``[M + 2CM, P)``: coupling coefficients (through tanh), pair p / component m at
       ``M + 2CM + p*M + m``, with pairs (c, j), j < c, ordered (1,0), (2,0), (2,1), (3,0), ...
       so p = c(c-1)/2 + j.
@@ -119,7 +124,7 @@ class DiscretizedLogisticMixture(Distribution):
     # ---- network output -> conditional parameters ---------------------------------
     def split_params(self, params: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """(N, P, H, W) -> log_pi (N, M, H, W), means (N, C, M, H, W),
-        log_scales (N, C, M, H, W) clamped at -7, coeffs (N, C(C-1)/2, M, H, W) in (-1, 1).
+        log_scales (N, C, M, H, W) clamped to [-7, 20], coeffs (N, C(C-1)/2, M, H, W) in (-1, 1).
 
         Always float32 or wider, whatever the dtype of ``params``.
         """
@@ -128,7 +133,7 @@ class DiscretizedLogisticMixture(Distribution):
         params = params.to(compute_dtype(params))
         log_pi = F.log_softmax(params[:, :m], dim=1)
         means = params[:, m:m + c * m].reshape(n, c, m, h, w)
-        log_scales = params[:, m + c * m:m + 2 * c * m].reshape(n, c, m, h, w).clamp(min=MIN_LOG_SCALE)
+        log_scales = params[:, m + c * m:m + 2 * c * m].reshape(n, c, m, h, w).clamp(MIN_LOG_SCALE, MAX_LOG_SCALE)
         coeffs = torch.tanh(params[:, m + 2 * c * m:].reshape(n, self.num_pairs, m, h, w))
         return log_pi, means, log_scales, coeffs
 
@@ -220,7 +225,7 @@ class DiscretizedLogisticMixture(Distribution):
         self.check_channel(channel)
         log_pi, means, log_scales, coeffs = self.split_params(params)
         n, _, h, w = log_pi.shape
-        comp = gumbel_argmax(log_pi / temperature, dim=1, generator=generator)    # (N, H, W)
+        comp = gumbel_argmax(tempered(log_pi, temperature, 1), dim=1, generator=generator)    # (N, H, W)
         if map_sampling:
             noise = means.new_zeros((n, self.num_channels, h, w))                # the component's mode
         else:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Literal
 
 from ..errors import ConfigError
@@ -17,7 +18,7 @@ class TrainConfig:
     rmsprop_eps: float = 1e-8
     weight_decay: float = 0.0
     grad_clip: float = 0.0         # max global gradient norm; 0 = off
-    ema: float = 0.0               # Polyak averaging decay; 0 = off
+    ema: float = 0.0               # Polyak averaging decay; 0 = off (warmed up: see training/ema.py)
     batch_size: int = 16           # per process and per micro-batch
     accumulate: int = 1            # micro-batches whose gradients are summed into one step
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"   # network autocast; log-probs stay fp32
@@ -31,17 +32,48 @@ class TrainConfig:
     max_nonfinite_in_a_row: int = 10   # skipped non-finite steps in a row before the run stops
 
     def validate(self) -> None:
+        """Refuse every value that cannot train as asked, with one line naming the key (train.KEY)."""
+        def finite(name: str, value: float) -> None:
+            if not math.isfinite(value):
+                raise ConfigError(f"train.{name} must be a finite number, got {value}")
+        for name in ("lr", "lr_decay", "rmsprop_alpha", "rmsprop_eps", "weight_decay", "grad_clip", "ema"):
+            finite(name, getattr(self, name))
         if self.batch_size < 1 or self.eval_batch_size < 1:
-            raise ConfigError("batch sizes must be >= 1")
+            raise ConfigError(f"train.batch_size and train.eval_batch_size must be >= 1, "
+                              f"got {self.batch_size} and {self.eval_batch_size}")
         if self.lr <= 0:
-            raise ConfigError(f"lr must be > 0, got {self.lr}")
+            raise ConfigError(f"train.lr must be > 0, got {self.lr}")
         if not 0.0 <= self.ema < 1.0:
-            raise ConfigError(f"ema must be in [0, 1), got {self.ema}")
+            raise ConfigError(f"train.ema must be in [0, 1), got {self.ema}")
         if not 0.0 < self.lr_decay <= 1.0:
-            raise ConfigError(f"lr_decay must be in (0, 1], got {self.lr_decay}")
+            raise ConfigError(f"train.lr_decay must be in (0, 1], got {self.lr_decay}")
         if self.accumulate < 1:
-            raise ConfigError(f"accumulate must be >= 1, got {self.accumulate}")
+            raise ConfigError(f"train.accumulate must be >= 1, got {self.accumulate}")
         if self.keep_checkpoints < 1:
-            raise ConfigError("keep_checkpoints must be >= 1")
+            raise ConfigError(f"train.keep_checkpoints must be >= 1, got {self.keep_checkpoints}")
         if len(self.betas) != 2:
-            raise ConfigError("betas takes two numbers, e.g. train.betas=0.95,0.9995")
+            raise ConfigError("train.betas takes two numbers, e.g. train.betas=0.95,0.9995")
+        for b in self.betas:
+            if not (math.isfinite(b) and 0.0 <= b < 1.0):
+                raise ConfigError(f"train.betas must both be in [0, 1), got {tuple(self.betas)}")
+        if not 0.0 < self.rmsprop_alpha < 1.0:
+            raise ConfigError(f"train.rmsprop_alpha must be in (0, 1), got {self.rmsprop_alpha}")
+        if self.rmsprop_eps <= 0:
+            raise ConfigError(f"train.rmsprop_eps must be > 0, got {self.rmsprop_eps}")
+        if self.weight_decay < 0:
+            raise ConfigError(f"train.weight_decay must be >= 0, got {self.weight_decay}")
+        if self.grad_clip < 0:
+            raise ConfigError(f"train.grad_clip must be >= 0 (0 = off), got {self.grad_clip}")
+        if not 0 <= self.seed < 2 ** 32:
+            raise ConfigError(f"train.seed must be in 0..{2 ** 32 - 1}, got {self.seed}")
+        if self.log_every < 1:
+            raise ConfigError(f"train.log_every must be >= 1, got {self.log_every}")
+        if self.checkpoint_every < 1:
+            raise ConfigError(f"train.checkpoint_every must be >= 1 (one is also written at the end), "
+                              f"got {self.checkpoint_every}")
+        if self.eval_every < 0:
+            raise ConfigError(f"train.eval_every must be >= 0 (0 = only at the end), got {self.eval_every}")
+        if self.eval_max_images < 0:
+            raise ConfigError(f"train.eval_max_images must be >= 0 (0 = all), got {self.eval_max_images}")
+        if self.max_nonfinite_in_a_row < 1:
+            raise ConfigError(f"train.max_nonfinite_in_a_row must be >= 1, got {self.max_nonfinite_in_a_row}")

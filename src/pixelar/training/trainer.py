@@ -25,12 +25,16 @@ from .. import checkpoint as ckpt
 from .. import config as config_lib
 from ..data.base import collate, set_epoch, split_batch
 from ..distributions.base import bits_per_dim
-from ..errors import CheckpointError, PixelarError
+from ..errors import PixelarError
 from ..evaluation.bpd import evaluate
 from ..evaluation.plots import learning_curve_png
 from ..parallel import DistContext, all_reduce_sum
 from .config import TrainConfig
 from .ema import EMA
+from .guard import UpdateGuard, all_finite
+from .lock import RunLock
+from .resume import resume as resume_run
+from .signals import EvaluationInterrupted, StopSignals
 
 
 def build_optimizer(params: Any, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -54,7 +58,8 @@ class Trainer:
     def __init__(self, model: Any, cfg: TrainConfig, train_data: Any, out_dir: str | os.PathLike,
                  eval_data: Any = None, device: str = "cpu", progress: bool = True,
                  log: Callable[[str], None] = print, extra_meta: dict[str, Any] | None = None,
-                 dist_ctx: DistContext | None = None) -> None:
+                 dist_ctx: DistContext | None = None, lock: RunLock | None = None) -> None:
+        cfg.validate()
         self.ctx = dist_ctx or DistContext()
         self.model = model.to(device)
         self.net: torch.nn.Module = self.model   # what the forward pass goes through (DDP when distributed)
@@ -73,7 +78,11 @@ class Trainer:
         self.batch_in_epoch = 0
         self.skipped_nonfinite = 0       # steps skipped for a non-finite loss or gradient, in total
         self.nonfinite_in_a_row = 0
-        self.stop_signal: int | None = None
+        self.signals = StopSignals()
+        self.guard = UpdateGuard(self.model.parameters())
+        # rank 0 holds out/.lock from resume()/run() to the end of run() (cmd_train takes it earlier)
+        self.lock = lock if lock is not None else RunLock(self.out)
+        self._own_lock = lock is None
         self.dims = math.prod(model.image_shape)
         self.device_type = torch.device(device).type
         if cfg.precision == "fp16" and self.device_type != "cuda":
@@ -135,28 +144,35 @@ class Trainer:
         if not (finite and torch.isfinite(norm)):
             if self.scaler is not None:
                 self.scaler.update()          # lower the loss scale for the next step
-            self.optimizer.zero_grad(set_to_none=True)
-            self.skipped_nonfinite += 1
-            self.nonfinite_in_a_row += 1
-            if self.nonfinite_in_a_row >= self.cfg.max_nonfinite_in_a_row:
-                last = ckpt.checkpoint_dirs(self.out)
-                raise PixelarError(
-                    f"training stopped: {self.nonfinite_in_a_row} non-finite losses or gradients in a row "
-                    f"after step {self.step}; the last good checkpoint is "
-                    f"{last[0] if last else '(none yet)'}; lower train.lr or set train.grad_clip")
-            return None
-        self.nonfinite_in_a_row = 0
+            return self._skip_nonfinite("losses or gradients")
         for group in self.optimizer.param_groups:
             group["lr"] = self.cfg.lr * self.cfg.lr_decay ** self.step
+        self.guard.snapshot()
         if self.scaler is not None:
             self.scaler.step(self.optimizer)
             self.scaler.update()
         else:
             self.optimizer.step()
+        if not self.guard.check_or_restore():     # finite loss and gradients, non-finite update
+            return self._skip_nonfinite("updates")
         if self.ema is not None:
-            self.ema.update(self.model)
+            self.ema.update(self.model, self.step)
+        self.nonfinite_in_a_row = 0
         self.step += 1
         return total
+
+    def _skip_nonfinite(self, what: str) -> None:
+        """Count a skipped step; stop the run after ``max_nonfinite_in_a_row`` of them."""
+        self.optimizer.zero_grad(set_to_none=True)
+        self.skipped_nonfinite += 1
+        self.nonfinite_in_a_row += 1
+        if self.nonfinite_in_a_row >= self.cfg.max_nonfinite_in_a_row:
+            last = ckpt.checkpoint_dirs(self.out)
+            raise PixelarError(
+                f"training stopped: {self.nonfinite_in_a_row} non-finite {what} in a row after step "
+                f"{self.step}; the last good checkpoint is {last[0] if last else '(none yet)'}; "
+                "lower train.lr or set train.grad_clip")
+        return None
 
     def _nll(self, x: torch.Tensor, cond: Any) -> torch.Tensor:
         """-log p(x) in nats per image; the network runs under autocast, the distribution in fp32."""
@@ -177,6 +193,10 @@ class Trainer:
         final = self.out / "checkpoints" / f"step_{self.step:08d}"
         if not self.ctx.is_main:       # every process holds the same state; rank 0 writes it
             return final
+        if not all_finite(self.model.state_dict().values()) or (
+                self.ema is not None and not all_finite(self.ema.state.values())):
+            raise PixelarError(f"training stopped at step {self.step}: the weights are not finite, so no "
+                               "checkpoint was written; lower train.lr or set train.grad_clip")
         ckpt.save_model(self.model, final, ema_state=self.ema.state if self.ema else None,
                         training_state=self.training_state(),
                         extra={"train": config_lib.to_dict(self.cfg), "step": self.step, **self.extra_meta})
@@ -186,37 +206,15 @@ class Trainer:
         return final
 
     def resume(self) -> Path:
-        """Continue from the newest checkpoint that loads; say which ones were skipped and why."""
-        candidates = ckpt.checkpoint_dirs(self.out)
-        if not candidates:
-            raise CheckpointError(f"--resume: no checkpoint in {self.out / 'checkpoints'}")
-        for directory in candidates:
-            try:
-                meta = ckpt.read_meta(directory)
-            except CheckpointError as e:
-                self.log(f"skipping checkpoint {directory.name}: {e}")
-                continue
-            if meta["model"] != self.model.name or meta["config"] != config_lib.to_dict(self.model.config):
-                raise CheckpointError(f"{directory} holds a different model or config "
-                                      f"('{meta['model']}'); resume with the same --model/--preset/--set")
-            try:  # read everything first, so that a bad file never leaves half a state applied
-                weights = ckpt.load_weights(directory / ckpt.WEIGHTS)
-                ema = ckpt.load_weights(directory / ckpt.EMA_WEIGHTS) if self.ema is not None else None
-                state = ckpt.load_training_state(directory)
-            except CheckpointError as e:
-                self.log(f"skipping checkpoint {directory.name}: {e}")
-                continue
-            self.model.load_state_dict(weights)
-            if ema is not None:
-                self.ema.load_state(ema)
-            self.optimizer.load_state_dict(state["optimizer"])
-            self.step, self.epoch = int(state["step"]), int(state["epoch"])
-            self.batch_in_epoch = int(state["batch_in_epoch"])
-            self.skipped_nonfinite = int(state.get("skipped_nonfinite", 0))
-            torch.set_rng_state(state["torch_rng"])
-            self._trim_metrics()
-            return directory
-        raise CheckpointError(f"--resume: none of the checkpoints in {self.out / 'checkpoints'} could be loaded")
+        """Continue from the newest checkpoint that loads (``training/resume.py``); say which were skipped."""
+        if not self.ctx.is_main or self.lock.held:
+            return resume_run(self)
+        self.lock.acquire()
+        try:
+            return resume_run(self)
+        finally:
+            if self._own_lock:       # run() takes it again; cmd_train holds its own throughout
+                self.lock.release()
 
     def _trim_metrics(self) -> None:
         """Drop metric lines written after the resumed step (by a run that crashed later)."""
@@ -247,19 +245,41 @@ class Trainer:
     def evaluate(self) -> dict[str, float]:
         result = evaluate(self.eval_model(), self.eval_data, batch_size=self.cfg.eval_batch_size,
                           max_images=self.cfg.eval_max_images, device=self.device, dist_ctx=self.ctx)
-        self._append_metrics({"step": self.step, "test_bpd": result["bits_per_dim"],
+        self._append_metrics({"step": self.step, "weights": "ema" if self.ema is not None else "raw",
+                              "test_bpd": result["bits_per_dim"],
                               "test_nats_per_image": result["nats_per_image"],
                               "test_images": result["num_images"]})
-        return result
+        return {**result, "weights": "ema" if self.ema is not None else "raw"}
 
     # ---- the loop -----------------------------------------------------------------------------
     def run(self, steps: int | None = None, epochs: int | None = None,
             minutes: float | None = None) -> dict[str, Any]:
-        """Train until ``steps`` total steps / ``epochs`` total epochs / ``minutes`` of wall time."""
+        """Train until ``steps`` total steps / ``epochs`` total epochs / ``minutes`` of wall time.
+
+        The final checkpoint is written before the final evaluation; SIGTERM/SIGINT at any point
+        (that evaluation included) ends the run with a checkpoint of the last step.
+        """
         if steps is None and epochs is None and minutes is None:
             raise PixelarError("say how long to train: --steps N, --epochs N or --minutes M")
+        for name, value in (("--steps", steps), ("--epochs", epochs)):
+            if value is not None and value < 1:
+                raise PixelarError(f"{name} must be at least 1, got {value}")
+        if minutes is not None and not (math.isfinite(minutes) and minutes > 0):
+            raise PixelarError(f"--minutes must be a positive number, got {minutes}")
         target = steps if steps is not None else (epochs * self.batches_per_epoch if epochs is not None else None)
+        if self.ctx.is_main:
+            self.lock.acquire()
+        try:
+            return self._run(target, minutes)
+        finally:
+            if self._own_lock:
+                self.lock.release()
+
+    def _run(self, target: int | None, minutes: float | None) -> dict[str, Any]:
         self.out.mkdir(parents=True, exist_ok=True)
+        if self.ctx.is_main:
+            ckpt.sweep_stale(self.out)    # temp dirs of writes that crashed in dead processes
+            self._trim_metrics()          # a fresh run starts its metrics anew
         start = time.monotonic()
         window_nats, window_images, window_start = 0.0, 0, time.monotonic()
         last_bpd = float("nan")
@@ -272,12 +292,15 @@ class Trainer:
             # used): every process computes the same statistics, as a single process would.
             batch = self._batch(order, whole=True)
             self.model.data_dependent_init(batch["image"], self.model.condition(batch))
+            if not all_finite(self.model.parameters()):
+                raise PixelarError("the data-dependent init gave non-finite weights (constant first batch?); "
+                                   "train on varied images or change train.seed")
             if self.ema is not None:
                 self.ema = EMA(self.model, self.cfg.ema)
         if self.ctx.enabled and self.net is self.model:
             ids = [torch.device(self.device).index] if str(self.device).startswith("cuda") else None
             self.net = DistributedDataParallel(self.model, device_ids=ids)
-        previous = self._catch_signals()
+        self.signals.install()
         try:
             while True:
                 if target is not None and self.step >= target:
@@ -312,52 +335,50 @@ class Trainer:
                     bar.set_postfix(bpd=f"{last_bpd:.3f}", test=f"{self.evaluate()['bits_per_dim']:.3f}")
                 if self.step % self.cfg.checkpoint_every == 0:
                     self.save_checkpoint()
-        finally:
             bar.close()
-            self._restore_signals(previous)
-        if window_images:  # the steps since the last log line
-            last_bpd = bits_per_dim(window_nats, self.dims * window_images)
-        result: dict[str, Any] = {"step": self.step, "epoch": self.epoch, "train_bpd": last_bpd,
-                                  "seconds": time.monotonic() - start, "skipped_nonfinite": self.skipped_nonfinite}
-        if self.stop_signal is not None:   # SIGTERM/SIGINT: checkpoint now and stop, no evaluation
-            result["stopped_by"] = signal.Signals(self.stop_signal).name
-            result["checkpoint"] = str(self.save_checkpoint())
+            if window_images:  # the steps since the last log line
+                last_bpd = bits_per_dim(window_nats, self.dims * window_images)
+            result: dict[str, Any] = {"step": self.step, "epoch": self.epoch, "train_bpd": last_bpd,
+                                      "seconds": time.monotonic() - start,
+                                      "skipped_nonfinite": self.skipped_nonfinite}
+            # The final checkpoint first: nothing trained is lost, whatever happens in the evaluation.
+            newest = ckpt.checkpoint_dirs(self.out)
+            saved = newest and newest[0].name == f"step_{self.step:08d}"
+            result["checkpoint"] = str(newest[0] if saved else self.save_checkpoint())
+            if self.signals.signum is None and self.eval_data is not None:
+                try:
+                    # A signal now abandons the evaluation (one process only: under torchrun the
+                    # others would wait in its all-reduce); the checkpoint is already written.
+                    self.signals.interruptible = not self.ctx.enabled
+                    evaluated = self.evaluate()
+                    self.signals.interruptible = False
+                    result.update({"test_" + k: v for k, v in evaluated.items()})
+                    if self.ctx.is_main:
+                        learning_curve_png(self.out / "metrics.jsonl", self.out / "learning_curve.png")
+                except EvaluationInterrupted:
+                    pass
+            if self.signals.signum is not None:   # SIGTERM/SIGINT: checkpointed, no (full) evaluation
+                result["stopped_by"] = signal_name(self.signals.signum)
             return result
-        if self.eval_data is not None:
-            result.update({"test_" + k: v for k, v in self.evaluate().items()})
-        newest = ckpt.checkpoint_dirs(self.out)
-        saved = newest and newest[0].name == f"step_{self.step:08d}"
-        result["checkpoint"] = str(newest[0] if saved else self.save_checkpoint())
-        return result
-
+        finally:
+            self.signals.interruptible = False
+            bar.close()
+            self.signals.restore()
 
     # ---- signals ----------------------------------------------------------------------------
     def _should_stop(self) -> bool:
         """A signal seen by any process stops every process at the same step (else the others
         would wait forever in the next gradient all-reduce)."""
         if not self.ctx.enabled:
-            return self.stop_signal is not None
-        seen = all_reduce_sum([float(self.stop_signal or 0)], self.ctx, str(self.device))[0]
-        if seen and self.stop_signal is None:
-            self.stop_signal = signal.SIGTERM
+            return self.signals.signum is not None
+        seen = all_reduce_sum([float(self.signals.signum or 0)], self.ctx, str(self.device))[0]
+        if seen and self.signals.signum is None:
+            self.signals.signum = int(signal.SIGTERM)
         return bool(seen)
 
-    def _catch_signals(self) -> dict[int, Any]:
-        """SIGTERM/SIGINT finish the current step, then the run writes a checkpoint and returns."""
-        def handler(signum: int, frame: Any) -> None:
-            self.stop_signal = signum
-        previous: dict[int, Any] = {}
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            try:
-                previous[sig] = signal.signal(sig, handler)
-            except ValueError:   # not the main thread: leave signals alone
-                pass
-        return previous
 
-    @staticmethod
-    def _restore_signals(previous: dict[int, Any]) -> None:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+def signal_name(signum: int) -> str:
+    return signal.Signals(signum).name
 
 
 def _step_of(line: str) -> int | None:
