@@ -33,6 +33,12 @@ def family_preset(name: str) -> str:
     return "small" if "small" in presets else "mnist"     # the PixelRNNs: the binary MNIST recipe
 
 
+def cases() -> list[tuple[str, str, int]]:
+    """(model, preset, size): every registered family at its smallest size, and RGB Row LSTM."""
+    return [(name, family_preset(name), 8 if name == "pyramid_pixelcnn" else 4) for name in pixelar.MODELS] \
+        + [("row_lstm", "cifar10", 4)]
+
+
 def random_images(model, n: int, h: int | None = None, w: int | None = None, seed: int = 0) -> torch.Tensor:
     C, H, W = model.image_shape
     g = torch.Generator().manual_seed(seed)
@@ -43,15 +49,14 @@ ENCODE_ALL = """
 import sys, torch
 from pathlib import Path
 from tests.conftest import tiny
-from tests.codec.test_codec import family_preset, random_images
+from tests.codec.test_codec import cases, random_images
 from pixelar.codec import encode
-import pixelar
 out = Path(sys.argv[1])
-for name in pixelar.MODELS:
+for name, preset, size in cases():
     torch.set_num_threads(1)      # the same weights as the decoding side (data-dependent init)
-    m = tiny(name, family_preset(name))
+    m = tiny(name, preset, size)
     torch.set_num_threads(2)      # encode must pin one thread itself
-    (out / f"{name}.pxz").write_bytes(encode(m, random_images(m, 1, seed=3)))
+    (out / f"{name}-{preset}.pxz").write_bytes(encode(m, random_images(m, 2, seed=3)))
 """
 
 
@@ -59,10 +64,10 @@ def test_every_family_round_trips_across_processes_and_thread_counts(tmp_path):
     """Encoded in a subprocess under OMP_NUM_THREADS=2, decoded here with one thread: identical images."""
     env = {**os.environ, "OMP_NUM_THREADS": "2", "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"}
     subprocess.run([sys.executable, "-c", ENCODE_ALL, str(tmp_path)], check=True, env=env, cwd=ROOT, timeout=300)
-    for name in pixelar.MODELS:
-        m = tiny(name, family_preset(name))
-        (y,) = decode(m, (tmp_path / f"{name}.pxz").read_bytes())
-        assert torch.equal(y, random_images(m, 1, seed=3)[0]), name
+    for name, preset, size in cases():
+        m = tiny(name, preset, size)
+        y = decode(m, (tmp_path / f"{name}-{preset}.pxz").read_bytes())
+        assert torch.equal(torch.stack(y), random_images(m, 2, seed=3)), name
 
 
 def test_size_is_the_nll_plus_a_fixed_overhead():
@@ -78,13 +83,15 @@ def test_size_is_the_nll_plus_a_fixed_overhead():
     assert len(data) <= 1.005 * nll_bytes + 64 + 8 * 3 + 7 * s["tiles"]
 
 
-@pytest.mark.parametrize("name", ["pixelcnn_pp", "pixelsnail", "grayscale_pixelcnn", "pyramid_pixelcnn"])
-def test_images_of_any_size_are_cut_into_tiles(name):
+@pytest.mark.parametrize("name, size", [("pixelcnn_pp", 8), ("pixelsnail", 8), ("grayscale_pixelcnn", 4),
+                                        ("pyramid_pixelcnn", 8)])
+def test_images_of_any_size_are_cut_into_tiles(name, size):
+    """Edge tiles zero-padded (pixelsnail: zigzag order; the auxiliary models: padded ŷ and pyramid levels)."""
     over = {"ordering": "zigzag"} if name == "pixelsnail" else {}
-    m = tiny(name, "small", **over)
+    m = tiny(name, "small", size, **over)
     images = [random_images(m, 1, 11, 13, seed=5)[0], random_images(m, 1, 3, 8, seed=6)[0]]
     data = encode(m, images)
-    assert stats(data)["tiles"] == 4 + 1
+    assert stats(data)["tiles"] == math.ceil(11 / size) * math.ceil(13 / size) + math.ceil(8 / size)
     assert all(torch.equal(a, b) for a, b in zip(decode(m, data), images))
 
 
