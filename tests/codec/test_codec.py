@@ -21,8 +21,8 @@ from pixelar.errors import PixelarError
 from tests.conftest import tiny
 
 pytest.importorskip("constriction", reason="pip install 'pixelar[codec]'")
-from pixelar.codec import decode, encode, stats                        # noqa: E402
-from pixelar.codec.container import FIXED_OVERHEAD                     # noqa: E402
+from pixelar.codec import decode, encode, stats
+from pixelar.codec.container import FIXED_OVERHEAD
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 ROOT = Path(__file__).resolve().parents[2]

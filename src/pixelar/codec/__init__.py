@@ -7,4 +7,4 @@ model's quantized conditional pmf (constriction, an optional dependency: ``pip i
 from .api import BATCH, decode, encode, fingerprint, stats
 from .files import compress_files, decompress_file, read_inputs
 
-__all__ = ["BATCH", "encode", "decode", "fingerprint", "stats", "compress_files", "decompress_file", "read_inputs"]
+__all__ = ["BATCH", "compress_files", "decode", "decompress_file", "encode", "fingerprint", "read_inputs", "stats"]

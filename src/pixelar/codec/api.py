@@ -18,7 +18,7 @@ import contextlib
 import hashlib
 import json
 import zlib
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 
@@ -56,7 +56,7 @@ def fingerprint(model: AutoregressiveModel) -> bytes:
 
 
 def _check_model(model: AutoregressiveModel) -> None:
-    c, s, w = model.image_shape
+    _, s, w = model.image_shape
     if s != w:
         raise PixelarError(f"the codec needs a square model, {model.name} is {s}x{w}")
     if model.random_condition(1) is not None:
@@ -173,7 +173,7 @@ def decode(model: AutoregressiveModel, data: bytes, progress: bool = False) -> l
             p = pads[b:b + c.batch].to(device)
             dec = DecodeSource(c.streams[b:b + c.batch])
             zeros = torch.zeros(p.shape[0], c.channels, S, S, dtype=torch.long, device=device)
-            out.append(code_tiles(model, zeros, p, lambda part, target: dec, progress).cpu())
+            out.append(code_tiles(model, zeros, p, lambda part, target, dec=dec: dec, progress).cpu())
     images = paste(torch.cat(out), c.shapes, S)
     if pixel_crc(images) != c.pixel_crc:
         raise PixelarError("decoded pixels fail the checksum: the file is corrupt or was made on a machine "
@@ -193,4 +193,4 @@ def stats(data: bytes) -> dict[str, int]:
             "tiles": sum(tiles_of(s, c.tile) for s in c.shapes)}
 
 
-__all__ = ["encode", "decode", "fingerprint", "stats", "BATCH"]
+__all__ = ["BATCH", "decode", "encode", "fingerprint", "stats"]

@@ -14,8 +14,15 @@ import numpy as np
 import torch
 
 from ..errors import PixelarError
-from ..imageio import (_levels_from_uint8, _reading, check_writable, image_channels, levels_to_uint8,
-                       open_image, to_8bit)
+from ..imageio import (
+    _levels_from_uint8,
+    _reading,
+    check_writable,
+    image_channels,
+    levels_to_uint8,
+    open_image,
+    to_8bit,
+)
 from ..models.base import AutoregressiveModel
 from .api import decode, encode
 

@@ -18,7 +18,7 @@ joint-channel logistic mixture (as ``sampling.auxiliary.sample_constrained`` doe
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from tqdm import tqdm
