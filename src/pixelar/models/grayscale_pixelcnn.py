@@ -145,6 +145,12 @@ class GrayscalePixelCNN(DataDependentInit, ProductOfFactors):
                       lambda xf, ctx: self.conditional.network(xf, None, spatial=ctx),
                       self.embed(aux), "p(x|ŷ)")
 
+    def coding_order(self) -> list[str]:
+        return ["prior", "conditional"]
+
+    def factor_given(self, part: str, earlier: dict[str, torch.Tensor]) -> AutoregressiveModel:
+        return self.prior if part == "prior" else self.conditional_factor(earlier["prior"])
+
     def causal_factors(self, generator: torch.Generator | None = None) -> list[tuple[str, AutoregressiveModel]]:
         """The autoregressive factors with their conditioning fixed: p(ŷ), and p(x | ŷ) for a random ŷ."""
         s = self.config.image_size

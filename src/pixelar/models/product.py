@@ -49,6 +49,16 @@ class ProductOfFactors(AutoregressiveModel):
         """The distribution scoring ``part`` (the model's own by default)."""
         return self.distribution
 
+    # ---- sequential coding (pixelar.codec) ------------------------------------------------------
+    def coding_order(self) -> list[str]:
+        """The parts in an order where each is modelled given only the ones before it; the last is x."""
+        raise NotImplementedError
+
+    def factor_given(self, part: str, earlier: dict[str, torch.Tensor]) -> AutoregressiveModel:
+        """The ordinary autoregressive model of ``part``'s variable given the values (N, c, h, w) of the
+        parts before it in ``coding_order()``: what an entropy coder codes that part with."""
+        raise NotImplementedError
+
     # ---- the likelihood, written once ---------------------------------------------------------
     @property
     def is_bound(self) -> bool:

@@ -141,6 +141,14 @@ class PyramidPixelCNN(DataDependentInit, ProductOfFactors):
         net = self.levels[level]
         return Factor(cfg, net, lambda yf, h: net(yf, h), ctx, self.part_names[level])
 
+    def coding_order(self) -> list[str]:
+        return self.part_names[::-1]          # the base level first, x (the finest) last
+
+    def factor_given(self, part: str, earlier: dict[str, torch.Tensor]) -> AutoregressiveModel:
+        level = self.part_names.index(part)
+        lower = earlier[self.part_names[level + 1]] if level < self.config.num_scales else None
+        return self.level_factor(level, lower)
+
     def causal_factors(self, generator: torch.Generator | None = None) -> list[tuple[str, AutoregressiveModel]]:
         """Every level with a random lower level given."""
         c, L = self.config, self.config.num_scales

@@ -1,0 +1,184 @@
+"""Lossless compression (docs/codec.md): bit-exact round trips for every family, across processes and
+thread counts; the size is the model's NLL plus a small fixed overhead; corrupt files fail cleanly."""
+from __future__ import annotations
+
+import math
+import os
+import struct
+import subprocess
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import pixelar
+from pixelar.errors import PixelarError
+from tests.conftest import tiny
+
+pytest.importorskip("constriction", reason="pip install 'pixelar[codec]'")
+from pixelar.codec import decode, encode, stats
+from pixelar.codec.container import FIXED_OVERHEAD
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def family_preset(name: str) -> str:
+    presets = pixelar.MODELS[name].presets
+    return "small" if "small" in presets else "mnist"     # the PixelRNNs: the binary MNIST recipe
+
+
+def cases() -> list[tuple[str, str, int]]:
+    """(model, preset, size): every registered family at its smallest size, and RGB Row LSTM."""
+    return [(name, family_preset(name), 8 if name == "pyramid_pixelcnn" else 4) for name in pixelar.MODELS] \
+        + [("row_lstm", "cifar10", 4)]
+
+
+def random_images(model, n: int, h: int | None = None, w: int | None = None, seed: int = 0) -> torch.Tensor:
+    C, H, W = model.image_shape
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, model.config.num_levels, (n, C, h or H, w or W), generator=g).to(torch.uint8)
+
+
+ENCODE_ALL = """
+import sys, torch
+from pathlib import Path
+from tests.conftest import tiny
+from tests.codec.test_codec import cases, random_images
+from pixelar.codec import encode
+out = Path(sys.argv[1])
+for name, preset, size in cases():
+    torch.set_num_threads(1)      # the same weights as the decoding side (data-dependent init)
+    m = tiny(name, preset, size)
+    torch.set_num_threads(2)      # encode must pin one thread itself
+    (out / f"{name}-{preset}.pxz").write_bytes(encode(m, random_images(m, 2, seed=3)))
+"""
+
+
+def test_every_family_round_trips_across_processes_and_thread_counts(tmp_path):
+    """Encoded in a subprocess under OMP_NUM_THREADS=2, decoded here with one thread: identical images."""
+    env = {**os.environ, "OMP_NUM_THREADS": "2", "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"}
+    subprocess.run([sys.executable, "-c", ENCODE_ALL, str(tmp_path)], check=True, env=env, cwd=ROOT, timeout=300)
+    for name, preset, size in cases():
+        m = tiny(name, preset, size)
+        y = decode(m, (tmp_path / f"{name}-{preset}.pxz").read_bytes())
+        assert torch.equal(torch.stack(y), random_images(m, 2, seed=3)), name
+
+
+def test_size_is_the_nll_plus_a_fixed_overhead():
+    m = tiny("pixelcnn_pp", "small")
+    x = random_images(m, 3, seed=1)
+    data = encode(m, x)
+    nll_bytes = -m.log_prob(x.long()).sum().item() / math.log(2) / 8
+    s = stats(data)
+    # per file FIXED_OVERHEAD (39 B), per image 8 B of shape, per tile a varint (<= 3 B) and the
+    # range coder's final 32-bit word (<= 4 B)
+    assert s["payload"] <= 1.005 * nll_bytes + 4 * s["tiles"]
+    assert s["overhead"] <= FIXED_OVERHEAD + 8 * 3 + 3 * s["tiles"]
+    assert len(data) <= 1.005 * nll_bytes + 64 + 8 * 3 + 7 * s["tiles"]
+
+
+@pytest.mark.parametrize("name, size", [("pixelcnn_pp", 8), ("pixelsnail", 8), ("grayscale_pixelcnn", 4),
+                                        ("pyramid_pixelcnn", 8)])
+def test_images_of_any_size_are_cut_into_tiles(name, size):
+    """Edge tiles zero-padded (pixelsnail: zigzag order; the auxiliary models: padded ŷ and pyramid levels)."""
+    over = {"ordering": "zigzag"} if name == "pixelsnail" else {}
+    m = tiny(name, "small", size, **over)
+    images = [random_images(m, 1, 11, 13, seed=5)[0], random_images(m, 1, 3, 8, seed=6)[0]]
+    data = encode(m, images)
+    assert stats(data)["tiles"] == math.ceil(11 / size) * math.ceil(13 / size) + math.ceil(8 / size)
+    assert all(torch.equal(a, b) for a, b in zip(decode(m, data), images))
+
+
+def test_padding_costs_nothing():
+    """An edge tile costs the NLL of its real pixels (in the zero-padded tile) and nothing more."""
+    m = tiny("pixelcnn", "small")
+    x = random_images(m, 1, 5, 6, seed=2)
+    padded = torch.zeros(1, 3, 8, 8, dtype=torch.long)
+    padded[:, :, :5, :6] = x
+    nll_bytes = -m.log_prob_elementwise(padded)[:, :, :5, :6].sum().item() / math.log(2) / 8
+    assert stats(encode(m, x))["payload"] <= 1.005 * nll_bytes + 4
+
+
+@pytest.fixture(scope="module")
+def small_file():
+    m = tiny("pixelcnn", "small")
+    x = random_images(m, 1, seed=4)
+    return m, x, encode(torch.nn.Module.eval(m), x)
+
+
+def test_another_model_is_refused(small_file):
+    _, _, data = small_file
+    other = tiny("pixelcnn", "small")
+    with torch.no_grad():
+        next(other.parameters()).add_(1e-3)
+    with pytest.raises(PixelarError, match="different model"):
+        decode(other, data)
+
+
+def _with_crc(body: bytes) -> bytes:
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def test_corrupted_and_truncated_files_fail_quickly_with_one_line(small_file):
+    m, x, data = small_file
+    rng = np.random.default_rng(0)
+    cases = [data[:k] for k in rng.integers(0, len(data), 100)]
+    for _ in range(200):
+        b = bytearray(data)
+        for pos in rng.integers(0, len(b), rng.integers(1, 4)):
+            b[pos] ^= 1 << int(rng.integers(0, 8))
+        cases.append(bytes(b))
+    body = data[:-4]
+    huge = bytearray(body)
+    huge[31:39] = struct.pack("<II", 60000, 60000)                  # valid CRC, absurd image size
+    many = bytearray(body)
+    many[27:31] = struct.pack("<I", 1 << 30)                       # valid CRC, absurd image count
+    cases += [_with_crc(bytes(huge)), _with_crc(bytes(many)), b"", b"PXZ", b"PNG" + data[3:]]
+    start = time.perf_counter()
+    for case in cases:
+        with pytest.raises(PixelarError) as e:
+            decode(m, case)
+        assert "\n" not in str(e.value)
+    assert time.perf_counter() - start < 10
+    payload = bytearray(body)
+    payload[-3] ^= 0x10                                            # valid CRC, a flipped coded bit
+    try:
+        (y,) = decode(m, _with_crc(bytes(payload)))
+    except PixelarError as e:
+        assert "checksum" in str(e) or "corrupt" in str(e)
+    else:
+        assert torch.equal(y, x[0])                                # a bit the decoder never read
+
+
+def test_bad_input_is_refused(small_file):
+    m, x, _ = small_file
+    with pytest.raises(PixelarError, match="integer"):
+        encode(m, x.float())
+    with pytest.raises(PixelarError, match="must be an integer"):
+        encode(m, x[:, :1])
+
+
+def test_cli_compress_and_decompress(tmp_path):
+    from pixelar.cli import main
+    m = tiny("gated_pixelcnn", "small")
+    ckpt = tmp_path / "ckpt"
+    m.save(str(ckpt))
+    img = random_images(m, 1, 9, 10, seed=7)[0]
+    Image.fromarray(img.permute(1, 2, 0).numpy()).save(tmp_path / "in.png")
+    pxz, png = tmp_path / "out.pxz", tmp_path / "back.png"
+    assert main(["compress", "--checkpoint", str(ckpt), "--input", str(tmp_path / "in.png"), "--out", str(pxz)]) == 0
+    assert main(["compress", "--checkpoint", str(ckpt), "--input", str(tmp_path / "in.png"), "--out", str(pxz)]) == 2
+    assert main(["decompress", "--checkpoint", str(ckpt), "--input", str(pxz), "--out", str(png)]) == 0
+    assert np.array_equal(np.asarray(Image.open(png)), img.permute(1, 2, 0).numpy())
+    assert main(["decompress", "--checkpoint", str(ckpt), "--input", str(pxz), "--out", str(png)]) == 2
+    np.savez(tmp_path / "x.npz", images=np.stack([img.permute(1, 2, 0).numpy()] * 2))
+    assert main(["compress", "--checkpoint", str(ckpt), "--input", str(tmp_path / "x.npz"),
+                 "--out", str(pxz), "--force"]) == 0
+    assert main(["decompress", "--checkpoint", str(ckpt), "--input", str(pxz), "--out", str(tmp_path / "dir")]) == 0
+    assert len(list((tmp_path / "dir").glob("*.png"))) == 2
