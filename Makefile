@@ -11,7 +11,7 @@ TORCH_SPEC ?= torch==2.13.0
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check "$(TORCH_SPEC)"
-	$(PY) -m pip install -q --disable-pip-version-check -e ".[test,demo]"
+	$(PY) -m pip install -q --disable-pip-version-check -e ".[test,demo,codec]"
 	touch $@
 
 setup: $(VENV)/.installed
