@@ -16,9 +16,16 @@ from typing import Sequence
 from .errors import PixelarError
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors (a bad number, a missing flag) kept to the one-line promise."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
     from .commands import register_all
-    ap = argparse.ArgumentParser(prog="pixelar", description="Autoregressive image density models.")
+    ap = _Parser(prog="pixelar", description="Autoregressive image density models.")
     sub = ap.add_subparsers(dest="command", required=True)
     register_all(sub)
     return ap
