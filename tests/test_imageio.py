@@ -129,3 +129,18 @@ def test_unreadable_and_mismatched_images_give_one_line(tmp_path):
             imageio.read_image(path, c, s)
         assert "\n" not in str(e.value)
     assert np.array_equal(imageio.read_image(tmp_path / "rgb.png", 3, 8).numpy(), np.zeros((3, 8, 8)))
+
+
+def test_a_failed_png_write_leaves_no_temporary_file(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from pixelar.imageio import save_png
+    img = Image.new("RGB", (4, 4))
+
+    def fail(self, fp, *args, **kwargs):
+        open(fp, "wb").write(b"half")       # a partial write, then the disk fills up
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(Image.Image, "save", fail)
+    with pytest.raises(OSError):
+        save_png(img, tmp_path / "out.png")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

@@ -200,11 +200,15 @@ def check_writable(path: str | os.PathLike, force: bool = False) -> Path:
 
 
 def save_png(img: Image.Image, path: str | os.PathLike, force: bool = False) -> Path:
-    """Write atomically (temporary file, then rename)."""
+    """Write atomically (temporary file, then rename); a failed write leaves neither file behind."""
     p = check_writable(path, force)
     tmp = p.with_name(f".{p.name}.tmp")
-    img.save(tmp, format="PNG")
-    tmp.replace(p)
+    try:
+        img.save(tmp, format="PNG")
+        tmp.replace(p)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return p
 
 
