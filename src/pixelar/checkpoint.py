@@ -173,17 +173,6 @@ def load_weights(path: Path) -> dict[str, torch.Tensor]:
         raise CheckpointError(f"{path} is corrupt or truncated ({e}); use another checkpoint") from None
 
 
-def read_weights(directory: Path, weights: str = "auto") -> dict[str, torch.Tensor]:
-    """The state dict a checkpoint holds: "auto" = the EMA weights when there are any, "ema", "raw"."""
-    if weights not in ("auto", "ema", "raw"):
-        raise CheckpointError(f"weights must be 'auto', 'ema' or 'raw', got {weights!r}")
-    has_ema = (directory / EMA_WEIGHTS).exists()
-    if weights == "ema" and not has_ema:
-        raise CheckpointError(f"{directory} has no EMA weights")
-    use_ema = has_ema and weights in ("auto", "ema")
-    return load_weights(directory / (EMA_WEIGHTS if use_ema else WEIGHTS))
-
-
 def weights_file(directory: Path, weights: str = "auto") -> tuple[Path, str]:
     """(file, "ema" | "raw"): which weights ``weights`` ("auto" = EMA when there are any, "ema", "raw") picks."""
     if weights not in ("auto", "ema", "raw"):

@@ -92,6 +92,11 @@ def collate(items: Sequence[tuple[torch.Tensor, Any]]) -> dict[str, Any]:
     return batch
 
 
+def batch_to(batch: dict[str, Any], device: str | torch.device) -> dict[str, Any]:
+    """The batch with its tensors on ``device`` (captions and other lists stay as they are)."""
+    return {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
+
+
 def split_batch(batch: dict[str, Any], chunks: int) -> list[dict[str, Any]]:
     """A batch cut into ``chunks`` micro-batches along the first dimension (tensors and lists alike)."""
     n = batch["image"].shape[0]

@@ -12,7 +12,7 @@ from typing import Any, Iterator
 import torch
 from tqdm import tqdm
 
-from ..data.base import collate
+from ..data.base import batch_to, collate
 from ..distributions.base import bits_per_dim
 from ..errors import PixelarError
 from ..nn.modes import eval_mode
@@ -55,8 +55,8 @@ def evaluate(model: Any, dataset: Any, batch_size: int = 64, max_images: int = 0
     with eval_mode(model):
         try:
             for batch in iterate_batches(dataset, batch_size, mine):
-                x = batch["image"].to(device)
-                cond = _to(model.condition(batch), device)
+                batch = batch_to(batch, device)
+                x, cond = batch["image"], model.condition(batch)
                 if part_dims:
                     parts = model.log_prob_parts(x, cond)
                     for name, lp in parts.items():
@@ -87,12 +87,3 @@ def evaluate(model: Any, dataset: Any, batch_size: int = 64, max_images: int = 0
                                "bits_per_dim": bits_per_dim(v, num_images * part_dims[k]),
                                "share_bits_per_dim": bits_per_dim(v, dims)} for k, v in zip(names, part_sums)}
     return result
-
-
-def _to(cond: Any, device: str | torch.device) -> Any:
-    """The condition on ``device`` (tensors inside dicts too; strings stay as they are)."""
-    if torch.is_tensor(cond):
-        return cond.to(device)
-    if isinstance(cond, dict):
-        return {k: _to(v, device) for k, v in cond.items()}
-    return cond

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from ..data.base import collate
+from ..data.base import batch_to, collate
 from ..imageio import levels_to_uint8, save_png
 from ..nn.modes import eval_mode
 
@@ -35,13 +35,13 @@ def write_nll_map(model: Any, dataset: Any, path: str | os.PathLike, num_images:
     The colour scale is shared by all maps (0 bits = black, the largest value = white) and
     written on the figure with each image's bits/dim.
     """
-    batch = collate([dataset[i] for i in range(min(num_images, len(dataset)))])
+    batch = batch_to(collate([dataset[i] for i in range(min(num_images, len(dataset)))]),
+                     next(model.parameters()).device)
     x = batch["image"]
-    device = next(model.parameters()).device
-    bits = bits_per_pixel(model, x.to(device), model.condition(batch)).cpu().numpy()   # (N, H, W)
+    bits = bits_per_pixel(model, x, model.condition(batch)).cpu().numpy()   # (N, H, W)
     vmax = float(bits.max())
     c, h, w = model.image_shape
-    pics = levels_to_uint8(x, model.config.num_levels).permute(0, 2, 3, 1).numpy()
+    pics = levels_to_uint8(x.cpu(), model.config.num_levels).permute(0, 2, 3, 1).numpy()
     if c == 1:
         pics = np.repeat(pics, 3, axis=3)
     pad, label = 4, 14

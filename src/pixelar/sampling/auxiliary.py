@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from ..distributions.base import gumbel_argmax
 from ..distributions.logistic_mixture import DiscretizedLogisticMixture
-from ..errors import PixelarError
+from ..errors import ConfigError, PixelarError
 from ..models.auxiliary import LUMA_WEIGHTS, Factor, gray_bin
 from ..nn.modes import eval_mode
 from .pixels import sample_positions
@@ -178,8 +178,8 @@ def upscale(model: Any, low: torch.Tensor, generator: torch.Generator | None = N
     c, sizes = model.config, model.sizes
     if low.dim() != 4 or low.shape[1] != c.image_channels or low.shape[2] != low.shape[3] \
             or low.shape[2] not in sizes[1:]:
-        raise ValueError(f"the lower level must be (N, {c.image_channels}, s, s) with s in {sizes[1:]}, "
-                         f"got {tuple(low.shape)}")
+        raise ConfigError(f"cannot upscale {tuple(low.shape[1:])} to {sizes[0]}x{sizes[0]}: the lower level must "
+                           f"be (N, {c.image_channels}, s, s) with s in {sizes[1:]}")
     device = next(model.parameters()).device
     y = low.long().to(device)
     with eval_mode(model):

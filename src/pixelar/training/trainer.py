@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from .. import checkpoint as ckpt
 from .. import config as config_lib
-from ..data.base import collate, set_epoch, split_batch
+from ..data.base import batch_to, collate, set_epoch, split_batch
 from ..distributions.base import bits_per_dim
 from ..errors import PixelarError
 from ..evaluation.bpd import evaluate
@@ -109,8 +109,7 @@ class Trainer:
         else:
             b = self.cfg.batch_size * self.cfg.accumulate
             idx = order[start + self.ctx.rank * b:start + (self.ctx.rank + 1) * b].tolist()
-        batch = collate([self.train_data[i] for i in idx])
-        return {k: v.to(self.device) if torch.is_tensor(v) else v for k, v in batch.items()}
+        return batch_to(collate([self.train_data[i] for i in idx]), self.device)
 
     def _set_epoch(self, epoch: int) -> None:
         set_epoch(self.train_data, epoch)
