@@ -55,10 +55,18 @@ def run_one(spec: str, args: argparse.Namespace, train: Any, test: Any) -> dict:
     if ckpt.checkpoint_dirs(out) and not args.resume:
         raise SystemExit(f"{out} already holds a run: pass --resume to continue it, or another --out")
     overrides = {"train.batch_size": args.batch_size} if args.batch_size else {}
+    for item in args.set:   # e.g. --set model.hidden=32 --set train.ema=0.999 (same on every --resume)
+        key, _, value = item.partition("=")
+        try:
+            overrides[key] = json.loads(value)
+        except ValueError:
+            overrides[key] = value
     model_cfg, train_cfg = pixelar.registry.resolve(name, preset, overrides)
     torch.manual_seed(train_cfg.seed)
     model = pixelar.registry.entry(name).model_class(model_cfg)
-    trainer = Trainer(model, train_cfg, train, out, progress=False, log=lambda m: print(m, flush=True))
+    curve = test_subset(test, args.curve_images) if args.curve_images else None
+    trainer = Trainer(model, train_cfg, train, out, eval_data=curve, progress=False,
+                      log=lambda m: print(m, flush=True))
     ledger_path = out / "table4.json"
     ledger = json.loads(ledger_path.read_text()) if ledger_path.exists() else {"train_seconds": 0.0}
     if ckpt.checkpoint_dirs(out):
@@ -98,6 +106,12 @@ def main() -> int:
     ap.add_argument("--batch-size", type=int, default=0, help="override the presets' batch size (16)")
     ap.add_argument("--eval-batch-size", type=int, default=100)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="config override, e.g. model.hidden=32 or train.eval_every=2000 (repeat; "
+                         "pass the same ones on every --resume)")
+    ap.add_argument("--curve-images", type=int, default=0,
+                    help="with train.eval_every: score this fixed test subset during training "
+                         "(the learning curve in metrics.jsonl); the final figure is on --test-images")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     path = args.data / "binarized_mnist.npz"

@@ -3,7 +3,8 @@
 7×7 mask-A convolution, then residual blocks (Figure 5: ReLU, 1×1 2h->h,
 ReLU, 3×3 mask B h->h, ReLU, 1×1 h->2h, added to the input), then two
 "ReLU followed by 1×1 mask-B convolution" layers to the output features and
-the distribution parameters. Every 1×1 is mask B too, so the R/G/B channel
+the distribution parameters; the output layers read the sum of learnable 1×1
+skips from every block (layer-to-output connections, PixelRNN §4). Every 1×1 is mask B too, so the R/G/B channel
 groups never mix the wrong way (a plain 1×1 would let R see G).
 """
 from __future__ import annotations
@@ -27,6 +28,10 @@ class PixelCNNConfig(ImageModelConfig):
     first_kernel: int = 7
     kernel: int = 3
     output_features: int = 1024  # width of the two 1×1 output layers
+    # PixelRNN §4: "Residual and layer-to-output connections are used across the layers of all three
+    # networks". As in the PixelRNNs (models/pixelrnn.py): a learnable 1×1 mask-B skip from every
+    # residual block's output, summed, feeds the output layers. False: the last block's output only.
+    skip: bool = True
 
     def validate(self) -> None:
         super().validate()
@@ -63,6 +68,8 @@ class PixelCNN(AutoregressiveModel):
         g, h = self.num_groups, config.hidden
         self.input_conv = MaskedConv2d(config.image_channels, 2 * h, config.first_kernel, "A", g)
         self.blocks = nn.ModuleList(ResidualBlock(h, config.kernel, g) for _ in range(config.num_layers - 1))
+        self.skips = (nn.ModuleList(MaskedConv2d(2 * h, 2 * h, 1, "B", g) for _ in self.blocks)
+                      if config.skip and config.num_layers > 1 else None)
         self.out1 = MaskedConv2d(2 * h, config.output_features, 1, "B", g)
         self.out2 = MaskedConv2d(config.output_features, self.distribution.num_params, 1, "B", g)
         self.class_embedding = nn.Embedding(config.num_classes, 2 * h) if config.num_classes else None
@@ -71,9 +78,13 @@ class PixelCNN(AutoregressiveModel):
         y = self.input_conv(x)                               # (N, 2h, H, W)
         if self.class_embedding is not None:
             y = y + self.class_embedding(cond)[:, :, None, None]
-        for block in self.blocks:
-            y = block(y)
-        y = self.out1(F.relu(y))                             # (N, output_features, H, W)
+        skip_sum = None
+        for k, block in enumerate(self.blocks):
+            y = block(y)                                     # (N, 2h, H, W)
+            if self.skips is not None:                       # layer-to-output connection
+                s = self.skips[k](y)
+                skip_sum = s if skip_sum is None else skip_sum + s
+        y = self.out1(F.relu(skip_sum if skip_sum is not None else y))   # (N, output_features, H, W)
         return self.out2(F.relu(y))                          # (N, P, H, W)
 
     def output_layer(self) -> nn.Module:

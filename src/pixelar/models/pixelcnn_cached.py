@@ -45,6 +45,7 @@ class PixelCNNState(IncrementalState):
         self.class_bias = (model.class_embedding(cond).detach() if model.class_embedding is not None else None)
         self.blocks = [(masked_matrix(b.reduce), masked_matrix(b.conv), masked_matrix(b.expand))
                        for b in model.blocks]
+        self.skips = [masked_matrix(m) for m in model.skips] if model.skips is not None else None
         self.out1 = masked_matrix(model.out1)
         self.out2 = OutputLayer(model.out2, model.distribution)
         # Input of every block's k×k conv (after ReLU), zero-padded: (N, h, H + p, W + 2p).
@@ -59,11 +60,15 @@ class PixelCNNState(IncrementalState):
         y = linear(win, *self.inp)                     # (N, 2h)
         if self.class_bias is not None:
             y = y + self.class_bias
-        for cache, (red, conv, exp) in zip(self.caches, self.blocks):
+        skip_sum = None
+        for b, (cache, (red, conv, exp)) in enumerate(zip(self.caches, self.blocks)):
             t = linear(F.relu(y), *red)                # (N, h)
             cache[:, :, i + self.p, j + self.p] = F.relu(t)
             t = linear(cache[:, :, i:i + self.p + 1, j:j + k].reshape(n, -1), *conv)
             y = y + linear(F.relu(t), *exp)            # (N, 2h), the residual
-        y = linear(F.relu(y), *self.out1)
+            if self.skips is not None:                 # layer-to-output connection (1×1: this pixel only)
+                s = linear(y, *self.skips[b])
+                skip_sum = s if skip_sum is None else skip_sum + s
+        y = linear(F.relu(skip_sum if skip_sum is not None else y), *self.out1)
         return self.out2(F.relu(y), ch)   # (N, P, 1, 1)
 
