@@ -63,7 +63,7 @@ for name, preset, size in cases():
 def test_every_family_round_trips_across_processes_and_thread_counts(tmp_path):
     """Encoded in a subprocess under OMP_NUM_THREADS=2, decoded here with one thread: identical images."""
     env = {**os.environ, "OMP_NUM_THREADS": "2", "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"}
-    subprocess.run([sys.executable, "-c", ENCODE_ALL, str(tmp_path)], check=True, env=env, cwd=ROOT, timeout=300)
+    subprocess.run([sys.executable, "-c", ENCODE_ALL, str(tmp_path)], check=True, env=env, cwd=ROOT, timeout=1200)
     for name, preset, size in cases():
         m = tiny(name, preset, size)
         y = decode(m, (tmp_path / f"{name}-{preset}.pxz").read_bytes())
@@ -76,7 +76,7 @@ def test_size_is_the_nll_plus_a_fixed_overhead():
     data = encode(m, x)
     nll_bytes = -m.log_prob(x.long()).sum().item() / math.log(2) / 8
     s = stats(data)
-    # per file FIXED_OVERHEAD (39 B), per image 8 B of shape, per tile a varint (<= 3 B) and the
+    # per file FIXED_OVERHEAD (40 B), per image 8 B of shape, per tile a varint (<= 3 B) and the
     # range coder's final 32-bit word (<= 4 B)
     assert s["payload"] <= 1.005 * nll_bytes + 4 * s["tiles"]
     assert s["overhead"] <= FIXED_OVERHEAD + 8 * 3 + 3 * s["tiles"]
@@ -136,9 +136,9 @@ def test_corrupted_and_truncated_files_fail_quickly_with_one_line(small_file):
         cases.append(bytes(b))
     body = data[:-4]
     huge = bytearray(body)
-    huge[31:39] = struct.pack("<II", 60000, 60000)                  # valid CRC, absurd image size
+    huge[32:40] = struct.pack("<II", 60000, 60000)                  # valid CRC, absurd image size
     many = bytearray(body)
-    many[27:31] = struct.pack("<I", 1 << 30)                       # valid CRC, absurd image count
+    many[28:32] = struct.pack("<I", 1 << 30)                       # valid CRC, absurd image count
     cases += [_with_crc(bytes(huge)), _with_crc(bytes(many)), b"", b"PXZ", b"PNG" + data[3:]]
     start = time.perf_counter()
     for case in cases:
@@ -182,3 +182,65 @@ def test_cli_compress_and_decompress(tmp_path):
                  "--out", str(pxz), "--force"]) == 0
     assert main(["decompress", "--checkpoint", str(ckpt), "--input", str(pxz), "--out", str(tmp_path / "dir")]) == 0
     assert len(list((tmp_path / "dir").glob("*.png"))) == 2
+
+
+@pytest.mark.parametrize("name, preset", [("gated_pixelcnn", "cifar10_class"), ("pixelcnn_pp", "cifar10_class"),
+                                          ("multiscale_pixelcnn", "class_small")])
+def test_class_conditional_models_code_with_the_stored_labels(name, preset):
+    """Each image is coded given its class; the labels travel in the file (2 bytes per image)."""
+    from pixelar.codec import labels_of
+    m = tiny(name, preset, 8 if name == "multiscale_pixelcnn" else 4)
+    x = random_images(m, 3, seed=8)
+    labels = [2, 0, 7]
+    data = encode(m, x, labels=labels)
+    assert labels_of(data) == labels
+    assert torch.equal(torch.stack(decode(m, data)), x)
+    nll_bytes = -m.log_prob(x.long(), torch.tensor(labels)).sum().item() / math.log(2) / 8
+    assert stats(data)["payload"] <= 1.005 * nll_bytes + 4 * 3      # coded with p(x | its own class)
+    with pytest.raises(PixelarError, match="class-conditional"):
+        encode(m, x)
+    with pytest.raises(PixelarError, match="one per image"):
+        encode(m, x, labels=[1])
+    with pytest.raises(PixelarError, match="outside"):
+        encode(m, x, labels=[1, 2, 99])
+
+
+def test_labels_are_refused_by_an_unconditional_model_and_other_conditions_are_refused():
+    m = tiny("pixelcnn", "small")
+    with pytest.raises(PixelarError, match="not class-conditional"):
+        encode(m, random_images(m, 1), labels=[0])
+    text = tiny("multiscale_pixelcnn", "text_small", 8)
+    with pytest.raises(PixelarError, match="spatial maps or captions"):
+        encode(text, random_images(text, 1))
+
+
+def test_version_1_files_still_decode():
+    """Version 1 (no flags byte, no labels) is read as before."""
+    from pixelar.codec.container import unpack
+    m = tiny("pixelcnn", "small")
+    x = random_images(m, 1, seed=9)
+    v2 = encode(m, x)[:-4]
+    v1 = bytearray(v2[:27] + v2[28:])          # drop the flags byte (offset 27)
+    v1[3] = 1
+    v1 = _with_crc(bytes(v1))
+    assert unpack(v1).labels is None
+    assert torch.equal(decode(m, v1)[0], x[0])
+
+
+def test_cli_class_conditional_round_trip(tmp_path):
+    from pixelar.cli import main
+    m = tiny("gated_pixelcnn", "cifar10_class")
+    ckpt = tmp_path / "ckpt"
+    m.save(str(ckpt))
+    imgs = random_images(m, 2, 6, 7, seed=10).permute(0, 2, 3, 1).numpy()
+    np.savez(tmp_path / "x.npz", images=imgs, labels=np.array([3, 5]))
+    pxz = tmp_path / "out.pxz"
+    args = ["--checkpoint", str(ckpt)]
+    assert main(["compress", *args, "--input", str(tmp_path / "x.npz"), "--out", str(pxz)]) == 0
+    assert main(["decompress", *args, "--input", str(pxz), "--out", str(tmp_path / "dir")]) == 0
+    assert (tmp_path / "dir" / "labels.txt").read_text().split() == ["3", "5"]
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "dir" / "000001.png")), imgs[1])
+    Image.fromarray(imgs[0]).save(tmp_path / "in.png")
+    assert main(["compress", *args, "--input", str(tmp_path / "in.png"), "--out", str(pxz), "--force"]) == 2
+    assert main(["compress", *args, "--input", str(tmp_path / "in.png"), "--out", str(pxz), "--force",
+                 "--class", "4"]) == 0

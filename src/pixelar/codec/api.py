@@ -1,4 +1,8 @@
-"""encode / decode: images of any size <-> .pxz bytes, with any unconditional pixelar model.
+"""encode / decode: images of any size <-> .pxz bytes, with any unconditional or class-conditional model.
+
+A class-conditional model codes each image given its class label; the labels are side information
+stored in the file (2 bytes per image), so decoding needs nothing but the file and the checkpoint.
+Spatially- or text-conditioned models are refused: their conditions (maps, captions) are not stored.
 
 Images are cut into tiles of the model's size S (raster order within each image). Edge tiles are
 padded with zeros on the right and bottom; the padding is known to both sides, so it is never
@@ -19,6 +23,7 @@ import hashlib
 import json
 import zlib
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import torch
 
@@ -59,8 +64,44 @@ def _check_model(model: AutoregressiveModel) -> None:
     _, s, w = model.image_shape
     if s != w:
         raise PixelarError(f"the codec needs a square model, {model.name} is {s}x{w}")
-    if model.random_condition(1) is not None:
-        raise PixelarError(f"{model.name} is conditional; compression needs an unconditional checkpoint")
+
+
+def tile_condition(model: AutoregressiveModel, labels: Sequence[int] | None, tiles_per_image: list[int]) -> Any:
+    """The model's condition for every tile (each tile takes its image's label), None if unconditional.
+
+    Goes through ``model.condition`` like the trainer and the commands; a model that also needs
+    spatial maps or captions is refused (the codec stores class labels only).
+    """
+    k = model.config.num_classes
+    if not k:
+        if labels is not None:
+            raise PixelarError(f"class labels given, but this {model.name} checkpoint is not class-conditional")
+        if model.random_condition(1) is not None:
+            raise PixelarError(f"{model.name} is conditioned on spatial maps or captions, which the codec "
+                               f"does not store; compress with an unconditional or class-conditional checkpoint")
+        return None
+    if labels is None:
+        raise PixelarError(f"this {model.name} checkpoint is class-conditional: give each image's class "
+                           f"(--class 0..{k - 1}, or 'labels' in the npz)")
+    if len(labels) != len(tiles_per_image):
+        raise PixelarError(f"{len(labels)} class label(s) for {len(tiles_per_image)} image(s); give one per image")
+    bad = [y for y in labels if not 0 <= int(y) < k]
+    if bad:
+        raise PixelarError(f"class label {bad[0]} is outside 0..{k - 1} (this model's classes)")
+    per_tile = torch.tensor([int(y) for y, t in zip(labels, tiles_per_image) for _ in range(t)], dtype=torch.long)
+    try:
+        return model.condition({"label": per_tile})
+    except PixelarError as e:
+        raise PixelarError(f"the codec stores class labels only, and {model.name} needs more: {e}") from None
+
+
+def _batch_condition(cond: Any, b: int, n: int, device: torch.device) -> Any:
+    """Tiles b..b+n of a per-tile condition (a label tensor, or a model's dict holding one)."""
+    if cond is None:
+        return None
+    if isinstance(cond, dict):
+        return {key: v[b:b + n].to(device) for key, v in cond.items()}
+    return cond[b:b + n].to(device)
 
 
 def _as_list(x: torch.Tensor | Sequence[torch.Tensor]) -> list[torch.Tensor]:
@@ -119,10 +160,12 @@ def pixel_crc(images: list[torch.Tensor]) -> int:
 
 
 @torch.no_grad()
-def encode(model: AutoregressiveModel, x: torch.Tensor | Sequence[torch.Tensor], progress: bool = False) -> bytes:
+def encode(model: AutoregressiveModel, x: torch.Tensor | Sequence[torch.Tensor], progress: bool = False,
+           labels: Sequence[int] | torch.Tensor | None = None) -> bytes:
     """Losslessly compress images with ``model``.
 
     x: (N, C, H, W) uint8 (levels 0..K-1), or a list of (C, H, W) images of any sizes.
+    labels: one class per image, for a class-conditional model (stored in the file).
     Returns the .pxz bytes (docs/codec.md); their length is about the model's NLL in bits / 8.
     """
     constriction()
@@ -130,6 +173,8 @@ def encode(model: AutoregressiveModel, x: torch.Tensor | Sequence[torch.Tensor],
     images = [im.cpu() for im in _as_list(x)]
     _check_images(model, images)
     S = model.image_shape[-1]
+    labels = None if labels is None else [int(y) for y in labels]
+    cond = tile_condition(model, labels, [tiles_of(tuple(im.shape[1:]), S) for im in images])
     tiles, pads = cut(images, S)
     streams: list[bytes] = []
     device = next(model.parameters()).device
@@ -141,12 +186,12 @@ def encode(model: AutoregressiveModel, x: torch.Tensor | Sequence[torch.Tensor],
             def source(part: str, target: torch.Tensor | None, enc: EncodeSource = enc) -> EncodeSource:
                 enc.target = target
                 return enc
-            coded = code_tiles(model, t, p, source, progress)
+            coded = code_tiles(model, t, p, source, progress, _batch_condition(cond, b, t.shape[0], device))
             if not torch.equal(coded.cpu(), t.long().cpu()):
                 raise PixelarError("internal error: the coding loop changed a pixel; please report it")
             streams += enc.streams()
     return pack(Container(fingerprint(model), images[0].shape[0], model.config.num_levels, S, BATCH,
-                          [tuple(im.shape[1:]) for im in images], streams, pixel_crc(images)))
+                          [tuple(im.shape[1:]) for im in images], streams, pixel_crc(images), labels))
 
 
 @torch.no_grad()
@@ -165,6 +210,7 @@ def decode(model: AutoregressiveModel, data: bytes, progress: bool = False) -> l
     S = model.image_shape[-1]
     if (c.channels, c.levels, c.tile) != (model.image_shape[0], model.config.num_levels, S):
         raise _mismatch()
+    cond = tile_condition(model, c.labels, [tiles_of(shape, S) for shape in c.shapes])
     pads = cut([torch.zeros(c.channels, h, w, dtype=torch.uint8) for h, w in c.shapes], S)[1]
     device = next(model.parameters()).device
     out = []
@@ -173,7 +219,8 @@ def decode(model: AutoregressiveModel, data: bytes, progress: bool = False) -> l
             p = pads[b:b + c.batch].to(device)
             dec = DecodeSource(c.streams[b:b + c.batch])
             zeros = torch.zeros(p.shape[0], c.channels, S, S, dtype=torch.long, device=device)
-            out.append(code_tiles(model, zeros, p, lambda part, target, dec=dec: dec, progress).cpu())
+            out.append(code_tiles(model, zeros, p, lambda part, target, dec=dec: dec, progress,
+                                  _batch_condition(cond, b, p.shape[0], device)).cpu())
     images = paste(torch.cat(out), c.shapes, S)
     if pixel_crc(images) != c.pixel_crc:
         raise PixelarError("decoded pixels fail the checksum: the file is corrupt or was made on a machine "
@@ -185,6 +232,11 @@ def _mismatch() -> PixelarError:
     return PixelarError("the file's image format does not match this model; use the checkpoint it was made with")
 
 
+def labels_of(data: bytes) -> list[int] | None:
+    """The class labels stored in a .pxz file (one per image), None for an unconditional file."""
+    return unpack(bytes(data)).labels
+
+
 def stats(data: bytes) -> dict[str, int]:
     """Sizes of a .pxz file's parts in bytes: payload (the streams) and overhead (everything else)."""
     c = unpack(data)
@@ -193,4 +245,4 @@ def stats(data: bytes) -> dict[str, int]:
             "tiles": sum(tiles_of(s, c.tile) for s in c.shapes)}
 
 
-__all__ = ["BATCH", "decode", "encode", "fingerprint", "stats"]
+__all__ = ["BATCH", "decode", "encode", "fingerprint", "labels_of", "stats"]

@@ -19,10 +19,12 @@ joint-channel logistic mixture (as ``sampling.auxiliary.sample_constrained`` doe
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from tqdm import tqdm
 
+from ..errors import PixelarError
 from ..models.base import AutoregressiveModel
 from ..models.product import ProductOfFactors
 from ..sampling.naive import steps
@@ -48,13 +50,14 @@ def level_log_probs(model: AutoregressiveModel, params: torch.Tensor, canvas: to
 
 @torch.no_grad()
 def code_model(model: AutoregressiveModel, canvas: torch.Tensor, known: torch.Tensor, source: Source,
-               progress: bool = False, desc: str = "coding") -> torch.Tensor:
+               progress: bool = False, desc: str = "coding", cond: Any = None) -> torch.Tensor:
     """Run ``source`` over every sub-pixel of ``model`` not marked ``known``, in the model's order.
 
     canvas: (N, C, H, W) int64 with the fixed values where ``known`` (bool, same shape) and zeros
-    elsewhere; it is filled in place with the values the source returns. Returns the canvas.
+    elsewhere; it is filled in place with the values the source returns. cond: the model's
+    condition for the N images (None if unconditional). Returns the canvas.
     """
-    state = model.incremental(canvas.shape[0], None) if model.has_cached_sampler() else None
+    state = model.incremental(canvas.shape[0], cond) if model.has_cached_sampler() else None
     last = model.image_shape[0] - 1
     for i, j, ch in tqdm(steps(model), desc=desc, unit="step", disable=not progress, leave=False):
         sub = known[:, :, i, j] if ch is None else known[:, ch, i, j]
@@ -63,7 +66,7 @@ def code_model(model: AutoregressiveModel, canvas: torch.Tensor, known: torch.Te
         if state is not None:
             params = state.params(canvas, i, j, ch)                        # (N, P, 1, 1)
         else:
-            params = model(canvas)[:, :, i:i + 1, j:j + 1]                 # (N, P, 1, 1)
+            params = model(canvas, cond)[:, :, i:i + 1, j:j + 1]           # (N, P, 1, 1)
         if sub.all():
             continue
         for c in (range(last + 1) if ch is None else [ch]):
@@ -84,7 +87,8 @@ def pool_known(known: torch.Tensor, size: int) -> torch.Tensor:
 
 @torch.no_grad()
 def code_tiles(model: AutoregressiveModel, tiles: torch.Tensor, pad: torch.Tensor,
-               make_source: Callable[[str, torch.Tensor | None], Source], progress: bool = False) -> torch.Tensor:
+               make_source: Callable[[str, torch.Tensor | None], Source], progress: bool = False,
+               cond: Any = None) -> torch.Tensor:
     """Code a batch of tiles (N, C, S, S) with ``model``; pad (N, 1, S, S) bool marks padding pixels.
 
     Padding is zero and known to both sides (it costs nothing). ``tiles`` holds the true images on
@@ -93,11 +97,15 @@ def code_tiles(model: AutoregressiveModel, tiles: torch.Tensor, pad: torch.Tenso
     (N, C, S, S) int64. A product of factors codes each part in ``coding_order()`` with its factor
     given the parts before it (the bound's length: -log p(ŷ) - log p(x | ŷ)); its pad mask at a
     lower resolution marks the blocks made only of padding, whose values are those of a zero image.
+    cond: the model's condition for the N tiles (None if unconditional).
     """
     if not isinstance(model, ProductOfFactors):
         known = pad.expand_as(tiles).clone()
         canvas = torch.zeros_like(tiles, dtype=torch.long)
-        return code_model(model, canvas, known, make_source("x", tiles.long()), progress)
+        return code_model(model, canvas, known, make_source("x", tiles.long()), progress, cond=cond)
+    if cond is not None:
+        raise PixelarError(f"class-conditional {model.name} checkpoints cannot be compressed yet "
+                           f"(its factors take no condition); use an unconditional one")
     targets = model.part_targets(tiles)
     fixed = model.part_targets(torch.zeros_like(tiles))
     done: dict[str, torch.Tensor] = {}
