@@ -10,9 +10,9 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.conftest import tiny
 from pixelar.cli import main
 from pixelar.registry import load
+from tests.conftest import tiny
 
 
 @pytest.fixture

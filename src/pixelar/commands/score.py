@@ -9,7 +9,15 @@ from typing import Any
 
 from .. import registry
 from ..errors import PixelarError
-from .common import add_device, add_weights, check_data_fits, check_device, check_output_file, load_data, positive
+from .common import (
+    add_device,
+    add_weights,
+    check_data_fits,
+    check_device,
+    check_output_file,
+    load_data,
+    positive,
+)
 
 
 def _load(path: str, weights: str, device: str) -> Any:
@@ -63,8 +71,17 @@ def _check_maps(directory: str, paths: list[Path], force: bool) -> None:
 
 def cmd_score(args: argparse.Namespace) -> int:
     from ..evaluation import ood
-    from ..evaluation.score import (add_reference_columns, add_typicality_columns, map_paths, rows_for,
-                                    score_images, sort_rows, summary, write_nll_maps, write_scores)
+    from ..evaluation.score import (
+        add_reference_columns,
+        add_typicality_columns,
+        map_paths,
+        rows_for,
+        score_images,
+        sort_rows,
+        summary,
+        write_nll_maps,
+        write_scores,
+    )
     from ..evaluation.score_inputs import collect_inputs
     _check_args(args)
     progress = sys.stderr.isatty()
