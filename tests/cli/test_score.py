@@ -169,3 +169,19 @@ def test_impossible_likelihood_is_an_error(tmp_path, same_size, capsys):
     fails(["score", "--checkpoint", str(tmp_path / "broken"), "--input", str(same_size), "--out", str(out)],
           capsys, "impossible NLL")
     assert not out.exists()
+
+
+def test_inputs_of_another_kind_are_refused(ckpt, tmp_path, capsys):
+    rng = np.random.default_rng(5)
+    gray, floats, junk = tmp_path / "gray.npz", tmp_path / "floats.npz", tmp_path / "junk.png"
+    np.savez(gray, images=rng.integers(0, 256, (2, 8, 8, 1), dtype=np.uint8))
+    np.savez(floats, images=rng.random((2, 8, 8, 3)))
+    junk.write_bytes(b"not a png")
+    other = tmp_path / "other"
+    tiny("pixelcnn", "small", 4).save(str(other))
+    out = str(tmp_path / "s.csv")
+    base = ["score", "--checkpoint", str(ckpt), "--out", out, "--input"]
+    fails([*base, str(gray)], capsys, "1-channel images")
+    fails([*base, str(floats)], capsys, "float64")
+    fails([*base, str(junk)], capsys, "junk.png")
+    fails([*base, str(gray), "--reference", str(other)], capsys, "--reference")
