@@ -38,7 +38,13 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..nn.gated_resnet import GatedResNet
-from ..nn.shifted import DownRightShiftedConv2d, DownShiftedConv2d, FirstShiftedLayer, concat_elu, nin
+from ..nn.shifted import (
+    DownRightShiftedConv2d,
+    DownShiftedConv2d,
+    FirstShiftedLayer,
+    concat_elu,
+    nin,
+)
 
 
 def window_layers(width: int, height: int) -> tuple[int, int, int]:
