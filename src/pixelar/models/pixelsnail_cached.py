@@ -90,10 +90,12 @@ class PixelSNAILState(IncrementalState):
         patch = x_pad[:, :, i:i + k, j:j + k].reshape(n, -1, k * k) * first.tap_mask[None, None, :, i, j]
         h = first.mix(patch.reshape(n, -1, 1, 1))                                        # (N, F, 1, 1)
         bg = m.background[:, :, i:i + 1, j:j + 1].expand(n, -1, -1, -1)
-        for resnets, caches, block, stream, keys, values in zip(m.resnets, self.resnet_caches, m.attention,
-                                                                self.stream, self.keys, self.values):
+        for b, (resnets, caches) in enumerate(zip(m.resnets, self.resnet_caches)):
             for layer, cache in zip(resnets, caches):
                 h = self._resnet(layer, cache, h, i, j)
+            if b == len(m.attention):          # final_attention=False: no attention after the last block
+                break
+            block, stream, keys, values = m.attention[b], self.stream[b], self.keys[b], self.values[b]
             stream[:, :, i, j] = h[:, :, 0, 0]
             q = block.query(block.q_in(torch.cat([h, bg], dim=1), None, self.onehot))[:, :, 0, 0]   # (N, Dk)
             if t == 0:
