@@ -176,3 +176,23 @@ def test_cached_sampler_without_the_final_attention_block(ordering):
     a = model.sample(2, method="naive", generator=torch.Generator().manual_seed(1))
     b = model.sample(2, method="cached", generator=torch.Generator().manual_seed(1))
     assert torch.equal(a, b)
+
+
+def test_text_residual_block_four_gated_convolutions_each_with_a_residual_connection():
+    """residual="gated_conv": "4 convolutions per block", "each with residual connections", the
+    tanh·σ gate of the cited Gated PixelCNN; causal, and the cached sampler follows it."""
+    from pixelar.nn.gated_resnet import GatedConv
+    model = tiny(6, residual="gated_conv", num_resnet=4, dropout=0.5)
+    block = model.resnets[0]
+    assert len(block) == 4 and all(isinstance(layer, GatedConv) for layer in block)
+    assert [layer.dropout.p for layer in block] == [0.5, 0.0, 0.0, 0.0]   # after the block's first conv
+    h = torch.randn(2, 8, 6, 6)
+    c = block[1].conv(h)
+    a, b = c.chunk(2, 1)
+    assert torch.allclose(block[1](h), h + block[1].proj(torch.tanh(a) * torch.sigmoid(b)), atol=1e-6)
+    assert find_leaks(model) == []
+    small = tiny(4, residual="gated_conv", num_resnet=2).eval()
+    a = small.sample(2, method="naive", generator=torch.Generator().manual_seed(2))
+    assert torch.equal(a, small.sample(2, method="cached", generator=torch.Generator().manual_seed(2)))
+    with pytest.raises(pixelar.ConfigError, match="residual must be"):
+        tiny(4, residual="gated")
