@@ -105,20 +105,62 @@ def test_activation_checkpointing_gives_the_same_gradients():
 
 @pytest.mark.parametrize("width,height", [(11, 5), (15, 8)])
 @pytest.mark.parametrize("variant", ["plain", "nin", "ar_channel"])
-def test_table2_small_pixelcnn_has_exactly_its_receptive_field(width, height, variant):
-    """The causal window of a pixel in the middle of an 18×18 image is exactly width × height
-    (height counts the current row); ar_channel also reads the current pixel's earlier sub-pixels."""
+def test_table2_small_pixelcnn_sees_exactly_the_papers_window(width, height, variant):
+    """The exact set of pixels one output reads (nonzero gradient), not a bounding box: "a rectangle
+    above the pixel of size 11x5 as well as (11-1)/2=5x1 block to the left": 11x5 = 5 rows above
+    x 11 + 5 left (60 pixels), 15x8 = 8 rows x 15 + 7 left (127); ar_channel also reads the
+    current pixel's earlier sub-pixels (and only those)."""
     from pixelar.evaluation.causality import dependency_grads
+    from pixelar.models.pixelcnn_pp_small import window_pixels
     torch.manual_seed(0)
-    model = pixelar.build("pixelcnn_pp", f"table2_{width}x{height}_{variant}", image_size=18, num_filters=8)
-    if variant == "ar_channel":                     # the head starts at zero: give it weights to see
-        torch.nn.init.normal_(model.out.outer.weight)
+    model = pixelar.build("pixelcnn_pp", f"table2_{width}x{height}_{variant}", image_size=18, num_filters=4)
     i, j = 12, 9
-    (_, grad), = dependency_grads(model, [(2, i, j)])
-    rows, cols = grad.sum(0).nonzero().unbind(1)
-    assert (int(rows.min()) - i, int(rows.max()) - i) == (-(height - 1), 0)
-    assert (int(cols.min()) - j, int(cols.max()) - j) == (-(width // 2), width // 2)
-    assert (grad[:, i, j] != 0).tolist() == ([True, True, False] if variant == "ar_channel" else [False] * 3)
+    for ch in range(3):
+        (_, grad), = dependency_grads(model, [(ch, i, j)])
+        seen = {(int(r) - i, int(c) - j) for r, c in (grad.abs().sum(0) != 0).nonzero()}
+        current = [bool(v) for v in grad[:, i, j] != 0]
+        expected = window_pixels(width, height) | ({(0, 0)} if variant == "ar_channel" and ch else set())
+        assert seen == expected
+        assert current == ([k < ch for k in range(3)] if variant == "ar_channel" else [False] * 3)
+    assert len(window_pixels(width, height)) == {(11, 5): 60, (15, 8): 127}[(width, height)]
+
+
+def test_table2_nin_has_3_blocks_between_the_window_growing_blocks():
+    """"we inserted 3 NIN blocks between every other layer": 3 1×1 gated ResNets per stream after the
+    first layer and after every gated ResNet but the last (11x5: 2 ResNets, 15x8: 3)."""
+    from pixelar.nn.gated_resnet import GatedResNet
+    from pixelar.nn.shifted import DownRightShiftedConv2d, DownShiftedConv2d
+    for (w, h), resnets in {(11, 5): 2, (15, 8): 3}.items():
+        small = pixelar.build("pixelcnn_pp", f"table2_{w}x{h}_nin", num_filters=4).small
+        assert len(small.u) == len(small.ul) == resnets
+        assert [len(b) for b in small.u_nin] == [len(b) for b in small.ul_nin] == [3] * resnets
+        assert all(isinstance(r.conv_in, DownShiftedConv2d) for r in small.u)
+        assert all(isinstance(r.conv_in, DownRightShiftedConv2d) for r in small.ul)
+        nins = [r for b in [*small.u_nin, *small.ul_nin] for r in b]
+        assert all(isinstance(r, GatedResNet) and r.conv_in.v.shape[2:] == (1, 1) for r in nins)
+        plain = pixelar.build("pixelcnn_pp", f"table2_{w}x{h}_plain", num_filters=4).small
+        assert [len(b) for b in plain.u_nin] == [0] * resnets
+    with pytest.raises(pixelar.ConfigError, match="too narrow"):
+        pixelar.build("pixelcnn_pp", "table2_11x5_plain", receptive_height=8)
+
+
+def test_autoregressive_channel_block_is_a_set_masked_1x1_gated_resnet():
+    """Sub-pixel c's set reads the sets <= c (skip connections between sets), the current pixel's
+    channels < c, and gives only channel c's parameters."""
+    model = pixelar.build("pixelcnn_pp", "table2_11x5_ar_channel", num_filters=4)
+    head = model.out
+    f = 4
+    conv_in = head.conv_in.mask[:, :, 0, 0]                    # (3F, 2·3F)
+    for out_set in range(3):
+        rows = conv_in[out_set * f:(out_set + 1) * f]
+        for in_set in range(3):
+            cols = torch.cat([rows[:, in_set * f:(in_set + 1) * f], rows[:, 3 * f + in_set * f:3 * f + (in_set + 1) * f]], 1)
+            assert bool((cols == 1).all()) == (in_set <= out_set) and bool((cols == 0).all()) == (in_set > out_set)
+    skip = head.skip.mask[:, :, 0, 0]                          # (3F, 2·3): x_<c only
+    assert skip[:f].sum() == 0 and skip[f:2 * f, [0, 3]].all() and skip[f:2 * f, [1, 2, 4, 5]].sum() == 0
+    p = model.distribution.param_channels(1)
+    out = head.out.mask[:, :, 0, 0]
+    assert out[p][:, f:2 * f].all() and out[p][:, :f].sum() == 0 and out[p][:, 2 * f:].sum() == 0
 
 
 def test_autoregressive_channel_head_is_normalized_and_sampled_exactly():
@@ -128,15 +170,44 @@ def test_autoregressive_channel_head_is_normalized_and_sampled_exactly():
     torch.manual_seed(0)
     model = pixelar.build("pixelcnn_pp", "table2_11x5_ar_channel", image_size=1, num_levels=3, num_filters=8,
                           num_mixtures=2).eval()
-    torch.nn.init.normal_(model.out.outer.weight)
+    for m in (model.out.conv_out.conv, model.out.skip.conv):
+        torch.nn.init.normal_(m.weight)          # make the current pixel's earlier sub-pixels matter
     x = torch.tensor(list(itertools.product(range(3), repeat=3)), dtype=torch.uint8).view(-1, 3, 1, 1)
     with torch.no_grad():
         probs = model.log_prob(x).double().exp()
     assert abs(float(probs.sum()) - 1.0) < 1e-5
+    assert float((probs.view(3, 3, 3).sum(2) / probs.view(3, 3, 3).sum((1, 2))[:, None]).std(0).max()) > 1e-3
     n = 6000
     s = model.sample(n, generator=torch.Generator().manual_seed(0)).view(n, 3).long()
     freq = torch.bincount(s[:, 0] * 9 + s[:, 1] * 3 + s[:, 2], minlength=27).double() / n
     assert torch.all((freq - probs).abs() <= 5 * (probs * (1 - probs) / n).sqrt() + 1e-3)
+
+
+def test_no_shortcut_ablation_removes_the_long_connections_and_stays_causal():
+    """§3.4.3: shortcuts=False drops every up->down short-cut (down-pass u reads nothing, ul reads u
+    only), is exactly causal and its top rows' marginal sums to one; the cached sampler follows it (tests/sampling)."""
+    import itertools
+
+    from pixelar.evaluation.causality import find_leaks
+    p = pixelar.registry.get_preset("pixelcnn_pp", "cifar10_no_shortcuts")
+    assert p.model.shortcuts is False and p.model.num_filters == 192
+    torch.manual_seed(0)
+    with_sc = pixelar.build("pixelcnn_pp", "cifar10", image_size=8, num_filters=4, num_resnet=1)
+    torch.manual_seed(0)
+    model = pixelar.build("pixelcnn_pp", "cifar10_no_shortcuts", image_size=8, num_filters=4, num_resnet=1)
+    assert all(r.skip is None for b in model.dn_u for r in b)
+    assert all(r.skip.v.shape[1] == 2 * 4 for b in model.dn_ul for r in b)       # concat_elu(u): 2F
+    assert model.num_parameters() < with_sc.num_parameters()
+    assert find_leaks(model) == []
+    tiny = pixelar.build("pixelcnn_pp", "cifar10_no_shortcuts", image_size=4, image_channels=1, num_levels=2,
+                         num_filters=4, num_resnet=1).eval()
+    x = torch.tensor(list(itertools.product(range(2), repeat=8)), dtype=torch.uint8).view(-1, 1, 2, 4)
+    x = torch.cat([x, torch.zeros_like(x)], 2)                  # every image whose last two rows are 0
+    with torch.no_grad():                                       # p(top two rows) sums to 1 over them
+        top = tiny.log_prob_elementwise(x)[:, :, :2].sum((1, 2, 3)).double()
+    assert abs(float(torch.logsumexp(top, 0).exp()) - 1.0) < 1e-5
+    with pytest.raises(pixelar.ConfigError, match="no short-cuts"):
+        pixelar.build("pixelcnn_pp", "table2_11x5_plain", shortcuts=False)
 
 
 def test_class_conditioning_beats_every_unconditional_model_on_class_determined_images():

@@ -154,3 +154,45 @@ def test_cached_sampler_gives_the_naive_samples(ordering):
     naive, cached = (model.sample(2, cond=cond, generator=torch.Generator().manual_seed(5), method=m)
                      for m in ("naive", "cached"))
     assert torch.equal(naive, cached)
+
+
+def test_paper_presets_imagenet64_and_the_receptive_field_model():
+    """ImageNet 64x64 (the 3.52 bits/dim model): the ImageNet 32x32 model at 64x64. The §3.1
+    receptive-field model: "7 blocks (4 shift-based convolutions and 3 attention blocks)"."""
+    get = pixelar.registry.get_preset
+    i32, i64, rf = (get("pixelsnail", p) for p in ("imagenet32", "imagenet64", "receptive_field"))
+    assert i64.model.image_size == 64 and i64.dataset == "imagenet64_npz"
+    assert (i64.model.num_blocks, i64.model.num_filters, i64.model.num_mixtures, i64.model.dropout) == (12, 256, 32, 0)
+    assert i64.train.ema == 0.9997 and i32.train.lr == 1e-3 == i64.train.lr     # public code's ImageNet lr
+    assert (rf.model.image_size, rf.model.num_blocks, rf.model.final_attention) == (32, 4, False)
+    model = tiny(6, num_blocks=4, final_attention=False)
+    assert (len(model.resnets), len(model.attention)) == (4, 3)
+    assert find_leaks(model) == []
+
+
+@pytest.mark.parametrize("ordering", ["raster", "zigzag"])
+def test_cached_sampler_without_the_final_attention_block(ordering):
+    model = tiny(4, num_blocks=2, final_attention=False, ordering=ordering).eval()
+    a = model.sample(2, method="naive", generator=torch.Generator().manual_seed(1))
+    b = model.sample(2, method="cached", generator=torch.Generator().manual_seed(1))
+    assert torch.equal(a, b)
+
+
+def test_text_residual_block_four_gated_convolutions_each_with_a_residual_connection():
+    """residual="gated_conv": "4 convolutions per block", "each with residual connections", the
+    tanh·σ gate of the cited Gated PixelCNN; causal, and the cached sampler follows it."""
+    from pixelar.nn.gated_resnet import GatedConv
+    model = tiny(6, residual="gated_conv", num_resnet=4, dropout=0.5)
+    block = model.resnets[0]
+    assert len(block) == 4 and all(isinstance(layer, GatedConv) for layer in block)
+    assert [layer.dropout.p for layer in block] == [0.5, 0.0, 0.0, 0.0]   # after the block's first conv
+    h = torch.randn(2, 8, 6, 6)
+    c = block[1].conv(h)
+    a, b = c.chunk(2, 1)
+    assert torch.allclose(block[1](h), h + block[1].proj(torch.tanh(a) * torch.sigmoid(b)), atol=1e-6)
+    assert find_leaks(model) == []
+    small = tiny(4, residual="gated_conv", num_resnet=2).eval()
+    a = small.sample(2, method="naive", generator=torch.Generator().manual_seed(2))
+    assert torch.equal(a, small.sample(2, method="cached", generator=torch.Generator().manual_seed(2)))
+    with pytest.raises(pixelar.ConfigError, match="residual must be"):
+        tiny(4, residual="gated")

@@ -7,7 +7,7 @@ residual path after the first convolution, gate a·σ(b)): blocks 1–3 go up
 (stride-2 down-sampling after blocks 1 and 2), blocks 4–6 come down
 (transposed-conv up-sampling before blocks 5 and 6), and every down layer
 reads the matching up layer's output (the long-range shortcuts between block k
-and block 7-k). Output: a discretized logistic mixture conditioned on whole
+and block 7-k; ``shortcuts=False`` removes them, the §3.4.3 ablation). Output: a discretized logistic mixture conditioned on whole
 pixels with linear R→G→B coefficients. Every layer is weight-normalized with
 data-dependent initialization. Class conditioning: a one-hot label times a
 per-layer matrix, added to the gate pre-activations of every gated ResNet.
@@ -34,7 +34,7 @@ from ..nn.shifted import (DownRightShiftedConv2d, DownRightShiftedDeconv2d, Down
 from ..nn.weightnorm import DataDependentInit
 from .base import AutoregressiveModel, ImageModelConfig
 from .pixelcnn_pp_cached import PixelCNNPlusPlusState
-from .pixelcnn_pp_small import ChannelHead, SmallStack, window_layers
+from .pixelcnn_pp_small import ARChannelHead, SmallStack, window_layers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,11 +52,16 @@ class PixelCNNPlusPlusConfig(ImageModelConfig):
     # for the large presets, about one extra forward pass of compute. Same gradients.
     checkpoint_activations: bool = False
     # Table 2's "Small PixelCNN": receptive_width × receptive_height > 0 replaces the six-block
-    # network by a full-resolution stack with exactly that causal window (pixelcnn_pp_small.py);
-    # num_nin 1×1 gated ResNet layers follow each shifted layer ("NIN").
+    # network by a full-resolution stack with exactly that causal window (width columns, height
+    # rows above the pixel, plus (width-1)/2 to its left: pixelcnn_pp_small.py); num_nin 1×1 gated
+    # ResNets sit between consecutive window-growing blocks ("NIN"; the paper's presets use 3).
     receptive_width: int = 0
     receptive_height: int = 0
     num_nin: int = 0
+    # §3.4.3 ablation: False removes the long short-cut connections between the up pass and the
+    # down pass (block k -> block 7-k; the dotted lines of Figure 2). The u -> ul connection inside
+    # each layer is a stream connection, not a short-cut, and stays.
+    shortcuts: bool = True
 
     def validate(self) -> None:
         super().validate()
@@ -68,6 +73,9 @@ class PixelCNNPlusPlusConfig(ImageModelConfig):
             raise ConfigError("set both receptive_width and receptive_height (the small network) or neither")
         if self.receptive_width:
             window_layers(self.receptive_width, self.receptive_height)   # raises on impossible windows
+            if not self.shortcuts:
+                raise ConfigError("shortcuts=False is the six-block network's ablation: the Table 2 small "
+                                  "network (receptive_width > 0) has no short-cuts to remove")
         elif self.image_size % 4:
             raise ConfigError(f"pixelcnn_pp down-samples twice: image_size must be a multiple of 4, "
                               f"got {self.image_size}")
@@ -101,7 +109,7 @@ class PixelCNNPlusPlus(DataDependentInit, FirstShiftedLayer, AutoregressiveModel
             self._build_six_blocks(c_in, F_, R, k, p)
         # the head is made last, so the six-block network's weights draw in the reference's order
         if config.distribution == "channel_logistic_mixture":
-            self.out = ChannelHead(F_, config.image_channels, self.distribution.num_params)
+            self.out = ARChannelHead(F_, config.image_channels, self.distribution.num_params, p)
         else:
             self.out = nin(F_, self.distribution.num_params)
 
@@ -120,10 +128,11 @@ class PixelCNNPlusPlus(DataDependentInit, FirstShiftedLayer, AutoregressiveModel
         self.up_ul = nn.ModuleList(nn.ModuleList(ul_layer(F_) for _ in range(R)) for _ in range(3))
         self.down_u = nn.ModuleList(DownShiftedConv2d(F_, F_, (2, 3), stride=2) for _ in range(2))
         self.down_ul = nn.ModuleList(DownRightShiftedConv2d(F_, F_, (2, 2), stride=2) for _ in range(2))
-        # Down pass: R, R+1, R+1 layers; u reads the stored u, ul reads [u, stored ul] (2F channels).
-        sizes = [R, R + 1, R + 1]
-        self.dn_u = nn.ModuleList(nn.ModuleList(u_layer(F_) for _ in range(n)) for n in sizes)
-        self.dn_ul = nn.ModuleList(nn.ModuleList(ul_layer(2 * F_) for _ in range(n)) for n in sizes)
+        # Down pass: R, R+1, R+1 layers; u reads the stored u, ul reads [u, stored ul] (2F channels);
+        # without short-cuts u reads nothing and ul reads u only.
+        sizes, sc = [R, R + 1, R + 1], self.config.shortcuts
+        self.dn_u = nn.ModuleList(nn.ModuleList(u_layer(F_ if sc else 0) for _ in range(n)) for n in sizes)
+        self.dn_ul = nn.ModuleList(nn.ModuleList(ul_layer(2 * F_ if sc else F_) for _ in range(n)) for n in sizes)
         self.up_sample_u = nn.ModuleList(DownShiftedDeconv2d(F_, F_, (2, 3)) for _ in range(2))
         self.up_sample_ul = nn.ModuleList(DownRightShiftedDeconv2d(F_, F_, (2, 2)) for _ in range(2))
 
@@ -156,10 +165,16 @@ class PixelCNNPlusPlus(DataDependentInit, FirstShiftedLayer, AutoregressiveModel
                 us.append(u)
                 uls.append(ul)
         u, ul = us.pop(), uls.pop()
+        if not self.config.shortcuts:
+            us, uls = [], []                   # §3.4.3 ablation: the stored activations go unused
         for block in range(3):
             for lu, lul in zip(self.dn_u[block], self.dn_ul[block]):
-                u = self._layer(lu, u, us.pop(), onehot, sp[2 - block])
-                ul = self._layer(lul, ul, torch.cat([u, uls.pop()], dim=1), onehot, sp[2 - block])
+                if self.config.shortcuts:
+                    u = self._layer(lu, u, us.pop(), onehot, sp[2 - block])
+                    ul = self._layer(lul, ul, torch.cat([u, uls.pop()], dim=1), onehot, sp[2 - block])
+                else:
+                    u = self._layer(lu, u, None, onehot, sp[2 - block])
+                    ul = self._layer(lul, ul, u, onehot, sp[2 - block])
             if block < 2:
                 u, ul = self.up_sample_u[block](u), self.up_sample_ul[block](ul)
         assert not us and not uls, "every stored activation must be consumed exactly once"
@@ -167,7 +182,7 @@ class PixelCNNPlusPlus(DataDependentInit, FirstShiftedLayer, AutoregressiveModel
 
     def _head(self, ul: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """Distribution parameters (N, P, H, W) from the final ul features."""
-        if isinstance(self.out, ChannelHead):
+        if isinstance(self.out, ARChannelHead):
             return self.out(ul, x)
         return self.out(F.elu(ul))
 

@@ -113,7 +113,7 @@ class PixelCNNPlusPlusState(IncrementalState):
         cfg = model.config
         dev = next(model.parameters()).device
         c, s, R, nf = cfg.image_channels, cfg.image_size, cfg.num_resnet, cfg.num_filters
-        self.n, self.R = n, R
+        self.n, self.R, self.shortcuts = n, R, cfg.shortcuts
         like = torch.zeros(n, 1, device=dev)
         onehot = F.one_hot(cond, cfg.num_classes).float() if cfg.num_classes else None
         # x_pad = [x, ones]: rows i-2..i-1 (u_init) need two rows of top padding, (2,3) kernels one column each side.
@@ -194,7 +194,7 @@ class PixelCNNPlusPlusState(IncrementalState):
                 up = F.conv_transpose2d(src, *self.up_u_conv[lv], stride=2, output_padding=1)
                 D[0].push(up[:, :, (i >> lv) % 2, 1:1 + self.widths[lv]])
             for m, layer in enumerate(layers):
-                skip = self.U[lv][len(layers) - 1 - m].current()
+                skip = self.U[lv][len(layers) - 1 - m].current() if self.shortcuts else None
                 layer.row(D[m], self.CD[lv][m], D[m + 1], skip)
 
     # ---- ul stream: one position per level ------------------------------------------------
@@ -223,6 +223,7 @@ class PixelCNNPlusPlusState(IncrementalState):
                 DL[0].at[col].copy_(linear(src, taps[(i >> lv) % 2][col % 2], bias))
             for m, layer in enumerate(layers):
                 u = self.D[lv][m + 1].at[col]
-                ul_skip = self.UL[lv][len(layers) - 1 - m].at[col]
-                layer.pixel(DL[m], self.CDL[lv][m], DL[m + 1], col, layer.skip_term(torch.cat([u, ul_skip], 1)))
+                if self.shortcuts:
+                    u = torch.cat([u, self.UL[lv][len(layers) - 1 - m].at[col]], 1)
+                layer.pixel(DL[m], self.CDL[lv][m], DL[m + 1], col, layer.skip_term(u))
         return linear(F.elu(self.DL[0][-1].at[j]), *self.out)[:, :, None, None]   # (N, P, 1, 1)

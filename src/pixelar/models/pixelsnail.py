@@ -47,7 +47,7 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..nn.attention import CausalAttention, earlier_mask, rank_map
-from ..nn.gated_resnet import GatedResNet
+from ..nn.gated_resnet import GatedConv, GatedResNet
 from ..nn.modes import maybe_checkpoint
 from ..nn.shifted import DownRightShiftedConv2d, nin, pad_with_ones
 from ..nn.weightnorm import DataDependentInit, WeightNormConv2d
@@ -67,6 +67,17 @@ class PixelSNAILConfig(ImageModelConfig):
     dropout: float = 0.5
     ordering: Literal["raster", "zigzag"] = "raster"
     zigzag_block: int = 2        # B: zigzag visits B×B blocks in raster order, raster inside a block
+    # False: the last residual block has no attention block after it, so the network starts and
+    # ends with a residual block, as the receptive-field model of §3.1 / Figure 8 ("7 blocks (4
+    # shift-based convolutions and 3 attention blocks)": num_blocks=4, final_attention=False).
+    final_attention: bool = True
+    # "A residual block applies several 2D-convolutions to its input, each with residual connections
+    # … a gated activation function similar to (van den Oord et al., 2016b; Oord et al., 2016a) …
+    # 4 convolutions per block". "gated_resnet" (the public code, and every preset): num_resnet
+    # PixelCNN++ gated ResNets, two convolutions each (8 per block), gate a·σ(b), dropout after each
+    # one's first convolution. "gated_conv" (the text's reading): num_resnet single convolutions,
+    # each x + nin(tanh(a)·σ(b)) (the cited papers' gate), dropout after the block's first one.
+    residual: Literal["gated_resnet", "gated_conv"] = "gated_resnet"
     # Recompute each block's activations in backward instead of storing them (same gradients).
     checkpoint_activations: bool = False
 
@@ -75,6 +86,11 @@ class PixelSNAILConfig(ImageModelConfig):
         if self.distribution not in ("logistic_mixture", "categorical_linear"):
             raise ConfigError("pixelsnail conditions on whole pixels: distribution must be logistic_mixture "
                               "or categorical_linear")
+        if self.residual not in ("gated_resnet", "gated_conv"):
+            raise ConfigError(f"residual must be gated_resnet or gated_conv, got {self.residual!r}")
+        if self.num_blocks == 1 and not self.final_attention:
+            raise ConfigError("final_attention=False with num_blocks=1 leaves no attention block: "
+                              "use num_blocks >= 2")
         if min(self.num_filters, self.num_blocks, self.num_resnet, self.key_channels, self.value_channels) < 1:
             raise ConfigError("num_filters, num_blocks, num_resnet, key_channels and value_channels must be >= 1")
         if not 0.0 <= self.dropout < 1.0:
@@ -160,12 +176,16 @@ class PixelSNAIL(DataDependentInit, AutoregressiveModel):
         background = torch.stack([coords[:, None].expand(s, s), coords[None, :].expand(s, s)])
         self.register_buffer("background", background[None], persistent=False)          # (1, 2, H, W)
         self.first = OrderedFirstConv(c + 1, F_, rank)                 # + a channel of ones: marks the padding
-        self.resnets = nn.ModuleList(
-            nn.ModuleList(GatedResNet(F_, DownRightShiftedConv2d, 0, p, k) for _ in range(config.num_resnet))
-            for _ in range(config.num_blocks))
+        def layer(r: int) -> nn.Module:
+            if config.residual == "gated_conv":     # dropout "after the first convolution in every residual block"
+                return GatedConv(F_, DownRightShiftedConv2d, p if r == 0 else 0.0, k)
+            return GatedResNet(F_, DownRightShiftedConv2d, 0, p, k)
+
+        self.resnets = nn.ModuleList(nn.ModuleList(layer(r) for r in range(config.num_resnet))
+                                     for _ in range(config.num_blocks))
         self.attention = nn.ModuleList(
             AttentionBlock(F_, c, config.key_channels, config.value_channels, p, k)
-            for _ in range(config.num_blocks))
+            for _ in range(config.num_blocks - (0 if config.final_attention else 1)))
         self.out = nin(F_, self.distribution.num_params)
         with torch.no_grad():
             # Before data-dependent init, start every gain at its init_scale (0.1 on the residual
@@ -192,10 +212,11 @@ class PixelSNAIL(DataDependentInit, AutoregressiveModel):
         onehot = F.one_hot(cond, self.config.num_classes).to(x.dtype) if self.config.num_classes else None
         background = self.background.expand(n, -1, -1, -1).to(x.dtype)
         h = self.first(pad_with_ones(x))      # (N, F, H, W), strictly causal
-        for resnets, attention in zip(self.resnets, self.attention):
+        for b, resnets in enumerate(self.resnets):
             for layer in resnets:
                 h = self._run(layer, h, None, onehot)
-            h = self._run(attention, h, x, background, self.attention_mask, onehot)
+            if b < len(self.attention):        # final_attention=False: the last block has none
+                h = self._run(self.attention[b], h, x, background, self.attention_mask, onehot)
         return self.out(F.elu(h))                                               # (N, P, H, W)
 
     def output_layer(self) -> nn.Module:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import torch
 import torch.nn.functional as F
 
+from ..nn.gated_resnet import GatedConv
 from ..nn.shifted import concat_elu
 from .base import IncrementalState
 
@@ -40,17 +41,23 @@ class PixelSNAILState(IncrementalState):
         def padded(channels: int, kh: int, kw: int) -> torch.Tensor:
             return torch.zeros(n, channels, s + kh - 1, s + kw - 1, device=device)
 
-        # per resnet: (conv_in input, conv_out input), zero-padded top/left as the shifted conv pads
-        self.resnet_caches = [[(padded(2 * f, layer.conv_in.kh, layer.conv_in.kw),
+        # per resnet: (conv_in input, conv_out input), zero-padded top/left as the shifted conv pads;
+        # per gated conv (residual="gated_conv"): its input
+        self.resnet_caches = [[(padded(f, layer.conv.kh, layer.conv.kw),) if isinstance(layer, GatedConv) else
+                               (padded(2 * f, layer.conv_in.kh, layer.conv_in.kw),
                                 padded(2 * f, layer.conv_out.kh, layer.conv_out.kw)) for layer in block]
                               for block in model.resnets]
         self.stream = [torch.zeros(n, f, s, s, device=device) for _ in model.attention]   # input of each block
         self.keys = [torch.zeros(n, cfg.key_channels, s * s, device=device) for _ in model.attention]
         self.values = [torch.zeros(n, cfg.value_channels, s * s, device=device) for _ in model.attention]
 
-    def _resnet(self, layer: "GatedResNet", caches: tuple[torch.Tensor, torch.Tensor], h: torch.Tensor,
+    def _resnet(self, layer: "GatedResNet | GatedConv", caches: tuple[torch.Tensor, ...], h: torch.Tensor,
                 i: int, j: int) -> torch.Tensor:
-        """GatedResNet with down-right-shifted convolutions at (i, j); h (N, F, 1, 1)."""
+        """GatedResNet (or GatedConv) with down-right-shifted convolutions at (i, j); h (N, F, 1, 1)."""
+        if isinstance(layer, GatedConv):
+            e, conv = caches[0], layer.conv
+            e[:, :, i + conv.kh - 1, j + conv.kw - 1] = h[:, :, 0, 0]
+            return h + layer.proj(layer.gate(conv.conv(e[:, :, i:i + conv.kh, j:j + conv.kw]), self.onehot))
         e_in, e_mid = caches
         e_in[:, :, i + layer.conv_in.kh - 1, j + layer.conv_in.kw - 1] = concat_elu(h)[:, :, 0, 0]
         c = layer.conv_in.conv(e_in[:, :, i:i + layer.conv_in.kh, j:j + layer.conv_in.kw])      # (N, F, 1, 1)
@@ -90,10 +97,12 @@ class PixelSNAILState(IncrementalState):
         patch = x_pad[:, :, i:i + k, j:j + k].reshape(n, -1, k * k) * first.tap_mask[None, None, :, i, j]
         h = first.mix(patch.reshape(n, -1, 1, 1))                                        # (N, F, 1, 1)
         bg = m.background[:, :, i:i + 1, j:j + 1].expand(n, -1, -1, -1)
-        for resnets, caches, block, stream, keys, values in zip(m.resnets, self.resnet_caches, m.attention,
-                                                                self.stream, self.keys, self.values):
+        for b, (resnets, caches) in enumerate(zip(m.resnets, self.resnet_caches)):
             for layer, cache in zip(resnets, caches):
                 h = self._resnet(layer, cache, h, i, j)
+            if b == len(m.attention):          # final_attention=False: no attention after the last block
+                break
+            block, stream, keys, values = m.attention[b], self.stream[b], self.keys[b], self.values[b]
             stream[:, :, i, j] = h[:, :, 0, 0]
             q = block.query(block.q_in(torch.cat([h, bg], dim=1), None, self.onehot))[:, :, 0, 0]   # (N, Dk)
             if t == 0:

@@ -38,3 +38,29 @@ class GatedResNet(nn.Module):
             c = c + self.spatial_bias(spatial)                # (N, E, H, W) -> (N, 2F, H, W)
         a, b = c.chunk(2, dim=1)
         return x + a * torch.sigmoid(b)
+
+
+class GatedConv(nn.Module):
+    """x + nin(dropout(tanh(a) ⊙ σ(b))), [a, b] = conv(x) [+ h·W]: one convolution with its own residual
+    connection and the Gated PixelCNN / WaveNet gate (PixelSNAIL's text reading of a residual block's
+    "2D-convolutions …, each with residual connections", ``residual="gated_conv"``)."""
+
+    def __init__(self, filters: int, conv: type, dropout: float, num_classes: int) -> None:
+        super().__init__()
+        self.conv = conv(filters, 2 * filters)
+        self.dropout = nn.Dropout(dropout)
+        self.proj = nin(filters, filters, init_scale=0.1)
+        self.class_bias = nn.Linear(num_classes, 2 * filters, bias=False) if num_classes else None
+        if self.class_bias is not None:
+            nn.init.normal_(self.class_bias.weight, 0.0, 0.05)
+
+    def gate(self, c: torch.Tensor, onehot: torch.Tensor | None) -> torch.Tensor:
+        """tanh(a) ⊙ σ(b) of the convolution's output c (N, 2F, ·, ·), class bias added."""
+        if self.class_bias is not None:
+            c = c + self.class_bias(onehot)[:, :, None, None]
+        a, b = c.chunk(2, dim=1)
+        return torch.tanh(a) * torch.sigmoid(b)
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor | None = None,
+                onehot: torch.Tensor | None = None) -> torch.Tensor:
+        return x + self.proj(self.dropout(self.gate(self.conv(x), onehot)))

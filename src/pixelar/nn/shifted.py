@@ -101,10 +101,13 @@ class FirstShiftedLayer:
     ul_init_up: DownShiftedConv2d
     ul_init_left: DownRightShiftedConv2d
 
-    def _build_first_layer(self, in_channels: int, filters: int, width: int = 3) -> None:
-        self.u_init = DownShiftedConv2d(in_channels, filters, (2, width))
+    def _build_first_layer(self, in_channels: int, filters: int, width: int = 3, u_height: int = 2,
+                           left: int = 1) -> None:
+        # PixelCNN++: width 3, u_height 2, left 1. The Table 2 small stacks change them to fit a window:
+        # u then sees rows -u_height..-1 (cols ±(width-1)/2), ul row -1 and (rows -1..0, cols -left..-1).
+        self.u_init = DownShiftedConv2d(in_channels, filters, (u_height, width))
         self.ul_init_up = DownShiftedConv2d(in_channels, filters, (1, width))
-        self.ul_init_left = DownRightShiftedConv2d(in_channels, filters, (2, 1))
+        self.ul_init_left = DownRightShiftedConv2d(in_channels, filters, (2, left))
 
     def _first_layer(self, x_pad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(u, ul), each (N, F, H, W), from the ones-padded input (N, C+1, H, W)."""

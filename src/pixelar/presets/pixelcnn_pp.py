@@ -44,6 +44,17 @@ def pixelcnn_pp_cifar10_class() -> Preset:
 
 
 @preset
+def pixelcnn_pp_cifar10_no_shortcuts() -> Preset:
+    """§3.4.3 ablation: the paper's CIFAR-10 model "but remove the short-cut connections from the
+    model" (the long block k -> block 7-k connections of Figure 2); paper: "the model fails to
+    train" (Figure 7)."""
+    p = pixelcnn_pp_cifar10()
+    return dataclasses.replace(p, model=dataclasses.replace(p.model, shortcuts=False),
+                               description="PixelCNN++ CIFAR-10 without the up->down short-cut connections "
+                                           "(§3.4.3 ablation)")
+
+
+@preset
 def pixelcnn_pp_small() -> Preset:
     """A PixelCNN++ for 2 CPU cores: 2 ResNets per block, 32 filters, 5 logistics."""
     return Preset(model_class=PixelCNNPlusPlus,
@@ -60,16 +71,21 @@ TABLE2_VARIANTS = ("plain", "nin", "ar_channel")
 def pixelcnn_pp_table2(width: int, height: int, variant: str) -> Preset:
     """PixelCNN++ Table 2 "Small PixelCNN": a width × height causal window at full resolution.
 
-    ``plain``: one gated shifted conv per layer; ``nin``: plus two 1×1 gated ResNets after each;
-    ``ar_channel``: plain, with an output head that also reads the current pixel's earlier
-    sub-pixels (channel_logistic_mixture). Widths and the training recipe as ``cifar10_released``
-    (text silent on the small models' widths; 160 filters is pixelar's choice).
+    The window is the paper's: width columns × height rows above the pixel plus (width-1)/2
+    pixels to its left (11x5: 5 rows + 5 left; 15x8: 8 rows + 7 left). ``plain``: PixelCNN++'s
+    first layer and gated ResNets, no down-sampling (2 per stream for 11x5, 3 for 15x8); ``nin``:
+    "3 NIN blocks between every other layer" (3 1×1 gated ResNets between consecutive
+    window-growing blocks); ``ar_channel``: plain with the Autoregressive Channel block ("skip
+    connections between sets of channels via 1x1 convolution gated ResNet block") and one mixture
+    per sub-pixel (channel_logistic_mixture). See models/pixelcnn_pp_small.py. Widths and the
+    training recipe as ``cifar10_released`` (text silent on the small models' widths and recipe:
+    160 filters is pixelar's choice).
     """
     if variant not in TABLE2_VARIANTS:
         raise ValueError(f"variant must be one of {TABLE2_VARIANTS}, got {variant!r}")
     p = pixelcnn_pp_cifar10_released()
     model = dataclasses.replace(
-        p.model, receptive_width=width, receptive_height=height, num_nin=2 if variant == "nin" else 0,
+        p.model, receptive_width=width, receptive_height=height, num_nin=3 if variant == "nin" else 0,
         distribution="channel_logistic_mixture" if variant == "ar_channel" else "logistic_mixture")
     label = {"plain": "Plain", "nin": "NIN", "ar_channel": "Autoregressive Channel"}[variant]
     return dataclasses.replace(p, model=model,
