@@ -36,7 +36,8 @@ def all_presets() -> list[tuple[str, str]]:
 # parameters, attention at full resolution); SLOW_CAUSALITY: also the 8x8 causality check of the
 # CIFAR-10 recurrent presets (192 image copies through 12 layers with 2h = 256 features).
 SLOW_PRESETS = {("row_lstm", "imagenet32"), ("row_lstm", "imagenet64"), ("multiscale_pixelrnn", "imagenet64"),
-                ("pixelsnail", "cifar10"), ("pixelsnail", "imagenet32")}
+                ("pixelsnail", "cifar10"), ("pixelsnail", "imagenet32"), ("pixelsnail", "imagenet64"),
+                ("pixelsnail", "receptive_field"), ("pixelcnn_pp", "cifar10_no_shortcuts")}
 SLOW_CAUSALITY = SLOW_PRESETS | {("row_lstm", "cifar10"), ("diagonal_bilstm", "cifar10")}
 
 
