@@ -32,8 +32,8 @@ def _model():
 
 
 def _cfg(**over):
-    base = dict(optimizer="adam", lr=2e-3, ema=0.9, batch_size=4, log_every=2, checkpoint_every=4, seed=3)
-    return TrainConfig(**{**base, **over})
+    return TrainConfig(**{"optimizer": "adam", "lr": 2e-3, "ema": 0.9, "batch_size": 4, "log_every": 2,
+                          "checkpoint_every": 4, "seed": 3, **over})
 
 
 def _rows(out):
