@@ -52,6 +52,13 @@ def test_two_processes_equal_one_with_the_global_batch(tmp_path):
     bpd_two = [r["test_bpd"] for r in rows("two") if "test_bpd" in r][-1]
     assert abs(bpd_one - bpd_two) < 1e-5
     assert [r["test_images"] for r in rows("two") if "test_images" in r][-1] == 9
+    # the logged train bits/dim and images/s are those of both processes' images (all-reduced sums)
+    train_one = [r for r in rows("one") if "train_bpd" in r]
+    train_two = [r for r in rows("two") if "train_bpd" in r]
+    assert [r["step"] for r in train_one] == [r["step"] for r in train_two] == [1, 2, 3, 4]
+    for a_row, b_row in zip(train_one, train_two):
+        assert abs(a_row["train_bpd"] - b_row["train_bpd"]) < 1e-4
+        assert b_row["images_per_s"] > 0 and b_row["elapsed_s"] > 0
 
 
 def test_sigterm_stops_every_process_at_the_same_step(tmp_path):

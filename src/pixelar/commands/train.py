@@ -83,7 +83,9 @@ def _train(args, ctx, model_cfg, train_cfg, options, out, lock, trainer_class) -
     model = registry.entry(args.model).model_class(model_cfg)
     meta = {"dataset": args.dataset, **({"data_options": options} if options else {})}
     trainer = trainer_class(model, train_cfg, train_data, out, eval_data=eval_data, device=args.device,
-                            progress=not args.quiet, extra_meta=meta, dist_ctx=ctx, lock=lock)
+                            progress=not args.quiet, extra_meta=meta, dist_ctx=ctx, lock=lock,
+                            workers=args.workers, tensorboard=args.tensorboard,
+                            log_every_seconds=args.log_every_seconds)
     if args.resume:
         used = trainer.resume()
         if ctx.is_main:
@@ -119,4 +121,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="train into an existing directory that holds no run (its metrics.jsonl is replaced)")
     add_device(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    # logging and input pipeline (docs/logging.md)
+    p.add_argument("--log-every-seconds", type=float, default=30.0, metavar="S",
+                   help="not on a terminal: a progress line every train.log_every steps or S seconds (30)")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="also write TensorBoard event files to OUT/tensorboard (pip install tensorboard)")
+    p.add_argument("--workers", type=int, default=0, metavar="N",
+                   help="DataLoader processes decoding the training images (0: in this process); same batches")
     p.set_defaults(func=cmd_train)

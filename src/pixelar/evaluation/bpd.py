@@ -10,13 +10,13 @@ import math
 from typing import Any, Iterator
 
 import torch
-from tqdm import tqdm
 
 from ..data.base import batch_to, collate
 from ..distributions.base import bits_per_dim
 from ..errors import PixelarError
 from ..nn.modes import eval_mode
 from ..parallel import DistContext, all_reduce_sum
+from ..progress import progress as progress_bar
 
 
 def iterate_batches(dataset: Any, batch_size: int, indices: list[int]) -> Iterator[dict[str, Any]]:
@@ -51,7 +51,8 @@ def evaluate(model: Any, dataset: Any, batch_size: int = 64, max_images: int = 0
     part_nats = dict.fromkeys(part_dims, 0.0)
     n = len(dataset) if max_images <= 0 else min(max_images, len(dataset))
     mine = list(range(ctx.rank, n, ctx.world_size))
-    bar = tqdm(total=len(mine), desc="eval", unit="img", disable=not progress or not ctx.is_main, leave=False)
+    bar = progress_bar(total=len(mine), desc="eval", unit="img", enabled=progress and ctx.is_main,
+                       leave=False)
     with eval_mode(model):
         try:
             for batch in iterate_batches(dataset, batch_size, mine):

@@ -23,13 +23,13 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import torch
-from tqdm import tqdm
 
 from ..distributions.base import gumbel_argmax
 from ..distributions.logistic_mixture import DiscretizedLogisticMixture
 from ..errors import ConfigError, PixelarError
 from ..models.auxiliary import LUMA_WEIGHTS, Factor, gray_bin
 from ..nn.modes import eval_mode
+from ..progress import progress as progress_bar
 from .pixels import sample_positions
 
 Feasible = Callable[[torch.Tensor, int, int, int], torch.Tensor]
@@ -68,7 +68,7 @@ def sample_constrained(factor: Factor, n: int, feasible: Feasible, generator: to
     x = torch.zeros(n, C, H, W, dtype=torch.long, device=device)
     levels = torch.arange(K, device=device)
     with eval_mode(factor):
-        for i, j in tqdm(factor.positions(), desc="sampling", unit="px", disable=not progress, leave=False):
+        for i, j in progress_bar(factor.positions(), desc="sampling", unit="px", enabled=progress, leave=False):
             params = factor(x)[:, :, i:i + 1, j:j + 1]                       # (n, P, 1, 1)
             if log_scale_shift:
                 params = _shift_log_scales(dist, params, log_scale_shift)

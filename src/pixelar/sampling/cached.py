@@ -9,9 +9,9 @@ order, none for known sub-pixels), so the same generator gives the same images.
 from __future__ import annotations
 
 import torch
-from tqdm import tqdm
 
 from ..models.base import AutoregressiveModel
+from ..progress import progress as progress_bar
 from .naive import check_known, draw, steps
 
 
@@ -26,7 +26,7 @@ def sample_cached(model: AutoregressiveModel, x: torch.Tensor, known: torch.Tens
     if state is None:
         raise ValueError(f"{model.name} has no cached sampler; use method='naive'")
     last = model.image_shape[0] - 1
-    for i, j, ch in tqdm(steps(model), desc="sampling", unit="step", disable=not progress, leave=False):
+    for i, j, ch in progress_bar(steps(model), desc="sampling", unit="step", enabled=progress, leave=False):
         sub = known[:, :, i, j] if ch is None else known[:, ch, i, j]
         if sub.all() and ch not in (None, last):
             continue          # the last channel's call always runs: it leaves the caches final

@@ -16,9 +16,9 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from tqdm import tqdm
 
 from ..errors import PixelarError
+from ..progress import progress as progress_bar
 from .naive import check_known, draw
 from .pixels import fill
 
@@ -48,7 +48,7 @@ def sample_multiscale(model: Any, x: torch.Tensor, known: torch.Tensor, cond: An
     xb, kb = x[..., ::st, ::st], known[..., ::st, ::st]
     b = model.sizes[0]
     base_steps = [(i, j, ch) for i in range(b) for j in range(b) for ch in (range(C) if per_channel else [None])]
-    for i, j, ch in tqdm(base_steps, desc="sampling base", disable=not progress, leave=False):
+    for i, j, ch in progress_bar(base_steps, desc="sampling base", enabled=progress, leave=False):
         sub = kb[:, :, i, j] if ch is None else kb[:, ch, i, j]
         if sub.all():
             continue
@@ -56,7 +56,7 @@ def sample_multiscale(model: Any, x: torch.Tensor, known: torch.Tensor, cond: An
         draw(model, xb, kb, params, i, j, ch, generator, temperature, options)
 
     # 2. every doubling: groups 2, 3, 4 in turn, each group's pixels in parallel
-    for k in tqdm(range(1, len(model.sizes)), desc="sampling scales", disable=not progress, leave=False):
+    for k in progress_bar(range(1, len(model.sizes)), desc="sampling scales", enabled=progress, leave=False):
         st = model.stride(k)
         xg, kg = _groups(x[..., ::st, ::st]), _groups(known[..., ::st, ::st])
         for grp in (2, 3, 4):

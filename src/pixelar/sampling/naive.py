@@ -8,9 +8,9 @@ sub-pixels (completion) are never changed and consume no random numbers.
 from __future__ import annotations
 
 import torch
-from tqdm import tqdm
 
 from ..models.base import AutoregressiveModel
+from ..progress import progress as progress_bar
 
 
 def steps(model: AutoregressiveModel) -> list[tuple[int, int, int | None]]:
@@ -55,7 +55,7 @@ def sample_naive(model: AutoregressiveModel, x: torch.Tensor, known: torch.Tenso
     """
     check_known(model, known)
     x = torch.where(known, x.long(), 0)   # never let unknown garbage reach the network
-    for i, j, ch in tqdm(steps(model), desc="sampling", unit="step", disable=not progress, leave=False):
+    for i, j, ch in progress_bar(steps(model), desc="sampling", unit="step", enabled=progress, leave=False):
         sub = known[:, :, i, j] if ch is None else known[:, ch, i, j]
         if sub.all():
             continue

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,9 @@ def check_training_state(state: Any, directory: Path) -> dict[str, Any]:
             raise CheckpointError(f"{bad} ({key!r} is missing or not a non-negative integer)")
     if not isinstance(state.get("skipped_nonfinite", 0), int):
         raise CheckpointError(f"{bad} ('skipped_nonfinite' is not an integer)")
+    elapsed = state.get("elapsed_s", 0.0)      # absent in checkpoints older than the field: 0
+    if isinstance(elapsed, bool) or not isinstance(elapsed, (int, float)) or not 0 <= elapsed < math.inf:
+        raise CheckpointError(f"{bad} ('elapsed_s' is not a non-negative number of seconds)")
     rng = state.get("torch_rng")
     if not (torch.is_tensor(rng) and rng.dtype == torch.uint8 and rng.dim() == 1
             and rng.numel() == torch.get_rng_state().numel()):
@@ -87,3 +91,4 @@ def _apply(trainer: Any, weights: dict[str, torch.Tensor], ema: dict[str, torch.
     trainer.step, trainer.epoch = state["step"], state["epoch"]
     trainer.batch_in_epoch = state["batch_in_epoch"]
     trainer.skipped_nonfinite = int(state.get("skipped_nonfinite", 0))
+    trainer.elapsed_before = float(state.get("elapsed_s", 0.0))   # elapsed_s goes on counting from here

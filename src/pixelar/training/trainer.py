@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import json
 import math
 import os
 import shutil
@@ -19,7 +18,6 @@ from typing import Any, Callable
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
-from tqdm import tqdm
 
 from .. import checkpoint as ckpt
 from .. import config as config_lib
@@ -29,10 +27,14 @@ from ..errors import PixelarError
 from ..evaluation.bpd import evaluate
 from ..evaluation.plots import learning_curve_png
 from ..parallel import DistContext, all_reduce_sum
+from ..progress import EVERY_SECONDS
+from ..progress import progress as progress_bar
 from .config import TrainConfig
 from .ema import EMA
 from .guard import UpdateGuard, all_finite
+from .loader import BatchPlan, batches, epoch_order
 from .lock import RunLock
+from .metrics import MetricsLog, TrainWindow
 from .resume import resume as resume_run
 from .signals import EvaluationInterrupted, StopSignals
 
@@ -50,16 +52,26 @@ class Trainer:
     """Trains ``model`` on ``train_data`` and writes everything into ``out_dir``.
 
     out_dir/
-      metrics.jsonl          one JSON line per log interval / evaluation
+      metrics.jsonl          one JSON line per log interval / evaluation (training/metrics.py)
       learning_curve.png
+      tensorboard/           TensorBoard event files, with ``tensorboard=True``
       checkpoints/step_XXXXXXXX/{config.json, model.safetensors, ema.safetensors, training_state.pt}
+
+    ``progress``: a tqdm bar on a terminal, else a plain line every ``train.log_every`` steps or
+    ``log_every_seconds`` seconds (pixelar/progress.py). ``workers``: DataLoader processes that
+    decode the training images (0: in this process); the batches are the same either way.
     """
 
     def __init__(self, model: Any, cfg: TrainConfig, train_data: Any, out_dir: str | os.PathLike,
                  eval_data: Any = None, device: str = "cpu", progress: bool = True,
                  log: Callable[[str], None] = print, extra_meta: dict[str, Any] | None = None,
-                 dist_ctx: DistContext | None = None, lock: RunLock | None = None) -> None:
+                 dist_ctx: DistContext | None = None, lock: RunLock | None = None, workers: int = 0,
+                 tensorboard: bool = False, log_every_seconds: float = EVERY_SECONDS) -> None:
         cfg.validate()
+        if workers < 0:
+            raise PixelarError(f"--workers must be >= 0 (0 = decode in the training process), got {workers}")
+        if not (math.isfinite(log_every_seconds) and log_every_seconds > 0):
+            raise PixelarError(f"--log-every-seconds must be a positive number, got {log_every_seconds}")
         self.ctx = dist_ctx or DistContext()
         self.model = model.to(device)
         self.net: torch.nn.Module = self.model   # what the forward pass goes through (DDP when distributed)
@@ -69,7 +81,10 @@ class Trainer:
         self.out = Path(out_dir)
         self.device = device
         self.progress = progress and self.ctx.is_main
+        self.log_every_seconds = log_every_seconds
+        self.workers = workers
         self.log = log if self.ctx.is_main else (lambda message: None)
+        self.metrics = MetricsLog(self.out, enabled=self.ctx.is_main, tensorboard=tensorboard)
         self.extra_meta = extra_meta or {}
         self.optimizer = build_optimizer(self.model.parameters(), cfg)
         self.ema = EMA(self.model, cfg.ema) if cfg.ema > 0 else None
@@ -78,6 +93,8 @@ class Trainer:
         self.batch_in_epoch = 0
         self.skipped_nonfinite = 0       # steps skipped for a non-finite loss or gradient, in total
         self.nonfinite_in_a_row = 0
+        self.elapsed_before = 0.0        # training wall seconds of the run before this process (resumes)
+        self._started: float | None = None
         self.signals = StopSignals()
         self.guard = UpdateGuard(self.model.parameters())
         # rank 0 holds out/.lock from resume()/run() to the end of run() (cmd_train takes it earlier)
@@ -93,26 +110,20 @@ class Trainer:
         if len(train_data) < self.global_batch:
             raise PixelarError(f"the training set has {len(train_data)} images, fewer than one batch "
                                f"({self.global_batch}); lower train.batch_size")
-        self.batches_per_epoch = len(train_data) // self.global_batch
+        self.plan = BatchPlan(len(train_data), cfg.seed, self.global_batch, cfg.batch_size * cfg.accumulate,
+                              self.ctx.rank)
+        self.batches_per_epoch = self.plan.batches_per_epoch
 
-    # ---- data order -------------------------------------------------------------------------
-    def _epoch_order(self, epoch: int) -> torch.Tensor:
-        g = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + epoch)
-        return torch.randperm(len(self.train_data), generator=g)
+    def elapsed(self) -> float:
+        """Training wall seconds since the run began, summed over its resumes (``elapsed_s``)."""
+        return self.elapsed_before + (time.monotonic() - self._started if self._started is not None else 0.0)
 
-    def _batch(self, order: torch.Tensor, whole: bool = False) -> dict[str, Any]:
-        """This process's slice of the current global batch (``whole``: the entire global batch), as
-        ``pixelar.data.collate`` makes it, on the device."""
-        start = self.batch_in_epoch * self.global_batch
-        if whole:
-            idx = order[start:start + self.global_batch].tolist()
-        else:
-            b = self.cfg.batch_size * self.cfg.accumulate
-            idx = order[start + self.ctx.rank * b:start + (self.ctx.rank + 1) * b].tolist()
+    def _whole_batch(self) -> dict[str, Any]:
+        """The entire current global batch (every process's slice), on the device."""
+        set_epoch(self.train_data, self.epoch)
+        idx = self.plan.indices(epoch_order(len(self.train_data), self.cfg.seed, self.epoch),
+                                self.batch_in_epoch, whole=True)
         return batch_to(collate([self.train_data[i] for i in idx]), self.device)
-
-    def _set_epoch(self, epoch: int) -> None:
-        set_epoch(self.train_data, epoch)
 
     # ---- one step ---------------------------------------------------------------------------
     def train_step(self, batch: dict[str, Any]) -> float | None:
@@ -186,7 +197,7 @@ class Trainer:
     def training_state(self) -> dict[str, Any]:
         return {"optimizer": self.optimizer.state_dict(), "step": self.step, "epoch": self.epoch,
                 "batch_in_epoch": self.batch_in_epoch, "torch_rng": torch.get_rng_state(),
-                "skipped_nonfinite": self.skipped_nonfinite}
+                "skipped_nonfinite": self.skipped_nonfinite, "elapsed_s": self.elapsed()}
 
     def save_checkpoint(self) -> Path:
         final = self.out / "checkpoints" / f"step_{self.step:08d}"
@@ -217,20 +228,20 @@ class Trainer:
 
     def _trim_metrics(self) -> None:
         """Drop metric lines written after the resumed step (by a run that crashed later)."""
-        path = self.out / "metrics.jsonl"
-        if not path.exists() or not self.ctx.is_main:
-            return
-        keep = [line for line in path.read_text().splitlines()
-                if line.strip() and _step_of(line) is not None and _step_of(line) <= self.step]
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text("".join(line + "\n" for line in keep))
-        tmp.replace(path)
+        self.metrics.trim(self.step)
 
     def _append_metrics(self, row: dict[str, Any]) -> None:
-        if not self.ctx.is_main:
-            return
-        with open(self.out / "metrics.jsonl", "a") as f:
-            f.write(json.dumps(row) + "\n")
+        self.metrics.append({"step": row["step"], "time": time.time(), "elapsed_s": self.elapsed(), **row})
+
+    def _log_train(self, window: TrainWindow) -> tuple[float, float]:
+        """A train line in metrics.jsonl: bits/dim and images/s of the steps since the last one, summed
+        over every process (all-reduced, then divided); returns (bits/dim, images/s)."""
+        nats, images, images_per_s = window.report(self.ctx, str(self.device))
+        bpd = bits_per_dim(nats, self.dims * images)
+        self._append_metrics({"step": self.step, "epoch": self.epoch, "train_bpd": bpd,
+                              "lr": self.optimizer.param_groups[0]["lr"], "images_per_s": images_per_s,
+                              "skipped_nonfinite": self.skipped_nonfinite})
+        return bpd, images_per_s
 
     # ---- evaluation ---------------------------------------------------------------------------
     def eval_model(self) -> Any:
@@ -279,28 +290,21 @@ class Trainer:
         if self.ctx.is_main:
             ckpt.sweep_stale(self.out)    # temp dirs of writes that crashed in dead processes
             self._trim_metrics()          # a fresh run starts its metrics anew
-        start = time.monotonic()
-        window_nats, window_images, window_start = 0.0, 0, time.monotonic()
+        start = self._started = time.monotonic()
         last_bpd = float("nan")
-        bar = tqdm(total=target, initial=self.step, desc="train", unit="step",
-                   disable=not self.progress, dynamic_ncols=True)
-        self._set_epoch(self.epoch)
-        order = self._epoch_order(self.epoch)
-        if self.step == 0 and self.model.needs_data_dependent_init:
-            # Weight normalization's data-dependent init, once, on the first *global* batch (no RNG
-            # used): every process computes the same statistics, as a single process would.
-            batch = self._batch(order, whole=True)
-            self.model.data_dependent_init(batch["image"], self.model.condition(batch))
-            if not all_finite(self.model.parameters()):
-                raise PixelarError("the data-dependent init gave non-finite weights (constant first batch?); "
-                                   "train on varied images or change train.seed")
-            if self.ema is not None:
-                self.ema = EMA(self.model, self.cfg.ema)
-        if self.ctx.enabled and self.net is self.model:
-            ids = [torch.device(self.device).index] if str(self.device).startswith("cuda") else None
-            self.net = DistributedDataParallel(self.model, device_ids=ids)
-        self.signals.install()
+        bar = progress_bar(total=target, initial=self.step, desc="train", unit="step", enabled=self.progress,
+                           every_n=self.cfg.log_every, every_seconds=self.log_every_seconds,
+                           elapsed_offset=self.elapsed_before)
+        stream = batches(self.train_data, self.plan, self.epoch, self.batch_in_epoch, self.device, self.workers)
         try:
+            self.metrics.open(self.step)
+            if self.step == 0 and self.model.needs_data_dependent_init:
+                self._data_dependent_init()
+            if self.ctx.enabled and self.net is self.model:
+                ids = [torch.device(self.device).index] if str(self.device).startswith("cuda") else None
+                self.net = DistributedDataParallel(self.model, device_ids=ids)
+            self.signals.install()
+            window, shown = TrainWindow(), {}       # shown: the figures in the progress bar / lines
             while True:
                 if target is not None and self.step >= target:
                     break
@@ -308,35 +312,32 @@ class Trainer:
                     break
                 if self._should_stop():
                     break
-                batch = self._batch(order)
+                batch = next(stream)
                 nats = self.train_step(batch)
                 if nats is not None:
-                    window_nats += nats
-                    window_images += batch["image"].shape[0]
+                    window.add(nats, batch["image"].shape[0])
                 self.batch_in_epoch += 1
                 if self.batch_in_epoch >= self.batches_per_epoch:
                     self.epoch, self.batch_in_epoch = self.epoch + 1, 0
-                    self._set_epoch(self.epoch)
-                    order = self._epoch_order(self.epoch)
                 if nats is None:
                     continue
-                bar.update(1)
                 if self.step % self.cfg.log_every == 0:
-                    last_bpd = bits_per_dim(window_nats, self.dims * window_images)
-                    elapsed = time.monotonic() - window_start
-                    self._append_metrics({"step": self.step, "epoch": self.epoch, "train_bpd": last_bpd,
-                                          "lr": self.optimizer.param_groups[0]["lr"],
-                                          "images_per_s": window_images / max(elapsed, 1e-9),
-                                          "skipped_nonfinite": self.skipped_nonfinite})
-                    bar.set_postfix(bpd=f"{last_bpd:.3f}")
-                    window_nats, window_images, window_start = 0.0, 0, time.monotonic()
+                    last_bpd, images_per_s = self._log_train(window)
+                    window = TrainWindow()
+                    shown.update(epoch=self.epoch, train_bpd=f"{last_bpd:.4f}", images_per_s=f"{images_per_s:.1f}",
+                                 lr=f"{self.optimizer.param_groups[0]['lr']:.3g}")
+                    bar.set_postfix(**shown)
                 if self.eval_data is not None and self.cfg.eval_every and self.step % self.cfg.eval_every == 0:
-                    bar.set_postfix(bpd=f"{last_bpd:.3f}", test=f"{self.evaluate()['bits_per_dim']:.3f}")
+                    shown["test_bpd"] = f"{self.evaluate()['bits_per_dim']:.4f}"
+                    bar.set_postfix(**shown)
+                bar.update(1)          # after the postfix: a log line shows this step's figures
                 if self.step % self.cfg.checkpoint_every == 0:
                     self.save_checkpoint()
+            stream.close()
             bar.close()
-            if window_images:  # the steps since the last log line
-                last_bpd = bits_per_dim(window_nats, self.dims * window_images)
+            if window.steps:  # the steps since the last log line (the same on every process)
+                nats, images, _ = window.report(self.ctx, str(self.device))
+                last_bpd = bits_per_dim(nats, self.dims * images)
             result: dict[str, Any] = {"step": self.step, "epoch": self.epoch, "train_bpd": last_bpd,
                                       "seconds": time.monotonic() - start,
                                       "skipped_nonfinite": self.skipped_nonfinite}
@@ -361,8 +362,22 @@ class Trainer:
             return result
         finally:
             self.signals.interruptible = False
+            stream.close()
             bar.close()
+            self.metrics.close()
             self.signals.restore()
+            self.elapsed_before, self._started = self.elapsed(), None
+
+    def _data_dependent_init(self) -> None:
+        """Weight normalization's data-dependent init, once, on the first *global* batch (no RNG
+        used): every process computes the same statistics, as a single process would."""
+        batch = self._whole_batch()
+        self.model.data_dependent_init(batch["image"], self.model.condition(batch))
+        if not all_finite(self.model.parameters()):
+            raise PixelarError("the data-dependent init gave non-finite weights (constant first batch?); "
+                               "train on varied images or change train.seed")
+        if self.ema is not None:
+            self.ema = EMA(self.model, self.cfg.ema)
 
     # ---- signals ----------------------------------------------------------------------------
     def _should_stop(self) -> bool:
@@ -379,9 +394,3 @@ class Trainer:
 def signal_name(signum: int) -> str:
     return signal.Signals(signum).name
 
-
-def _step_of(line: str) -> int | None:
-    try:
-        return int(json.loads(line)["step"])
-    except (ValueError, KeyError, TypeError):
-        return None
