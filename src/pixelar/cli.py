@@ -50,7 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if getattr(args, "device", None) is not None:
             from .commands.common import check_device
-            args.device = check_device(args.device)    # `auto` resolved here, once
+            # `auto` resolved here, once; what was asked is kept for run.json (a resume re-resolves it)
+            args.device_asked, args.device = args.device, check_device(args.device)
         return args.func(args) or 0
     except PixelarError as e:
         message = _one_line(e)

@@ -109,6 +109,8 @@ def settings(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     """
     given = {k: getattr(args, k) for k in (*FRESH_DEFAULTS, "model", "dataset", *LENGTH)
              if getattr(args, k, None) is not None}
+    if getattr(args, "device_asked", None) is not None:    # `--device auto` as asked (cli.main resolves it)
+        given["device"] = args.device_asked
     stored = read(out) if args.resume else None
     if stored is None:
         return _fresh(given, out, args.resume)
