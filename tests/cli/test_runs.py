@@ -104,6 +104,15 @@ def test_flags_a_run_needs_and_runs_without_a_record(tmp_path, data, capsys):
     fails(["train", "--out", str(run), "--resume"], capsys, "run.json is missing", "--model, --dataset")
     assert main(["train", *TINY, "--dataset", data, "--out", str(run), "--steps", "3", "--resume"]) == 0
     assert json.loads((run / "run.json").read_text())["history"][0]["resumed_from"].endswith("step_00000002")
+    record = json.loads((run / "run.json").read_text())
+    for edit, match in [(lambda r: r.update(length={"steps": "many"}), "'length'"),
+                        (lambda r: r.pop("model"), "'model' is missing"),
+                        (lambda r: r.update(format="other"), "not a pixelar run record")]:
+        bad = json.loads(json.dumps(record))
+        edit(bad)
+        (run / "run.json").write_text(json.dumps(bad))
+        fails(["train", "--out", str(run), "--resume"], capsys, match, "move it away")
+        assert json.loads((run / "run.json").read_text()) == bad
     (run / "run.json").write_text("{not json")
     fails(["train", "--out", str(run), "--resume"], capsys, "run.json cannot be read", "move it away")
     assert (run / "run.json").read_text() == "{not json"

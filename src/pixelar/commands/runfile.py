@@ -10,7 +10,7 @@ drops any of it.
 On ``--resume`` a flag left out takes the recorded value; a flag given must equal it, except:
 
 * ``MAY_CHANGE``: the length (``--steps`` / ``--epochs`` / ``--minutes``), ``--device``,
-  ``--data-root`` (files moved to another disk or machine) and ``--quiet``;
+  ``--data-root`` (files moved to another disk or machine) and ``--quiet`` / ``--no-quiet``;
 * ``TRAIN_MAY_CHANGE``: the ``train.*`` keys that steer logging, evaluation and checkpointing,
   never the weights (evaluation draws from its own generator, not the training RNG).
 
@@ -35,7 +35,10 @@ from ..version import __version__
 RUN_FILE = "run.json"
 FORMAT = "pixelar-run"
 LENGTH = ("steps", "epochs", "minutes")
-MAY_CHANGE = (*LENGTH, "device", "data_root", "quiet")
+# Flags of one invocation: recorded, taken from the record when left out, free to change on resume.
+# (A new flag of this kind goes here and into FRESH_DEFAULTS with its default, nothing else.)
+OPTIONS = ("device", "data_root", "quiet")
+MAY_CHANGE = (*LENGTH, *OPTIONS)
 TRAIN_MAY_CHANGE = frozenset({"log_every", "eval_every", "eval_max_images", "eval_batch_size",
                               "checkpoint_every", "keep_checkpoints", "max_nonfinite_in_a_row"})
 # `pixelar train` flags left at None by its parser, so that a resume can tell a given flag from a
@@ -61,11 +64,30 @@ def read(out: Path) -> dict[str, Any] | None:
     except (OSError, UnicodeDecodeError, ValueError) as e:
         raise CheckpointError(f"{path} cannot be read ({type(e).__name__}); move it away and resume with the "
                               "full command (--model, --dataset, --steps ...)") from None
-    if not (isinstance(record, dict) and record.get("format") == FORMAT
-            and isinstance(record.get("model_config"), dict) and isinstance(record.get("train_config"), dict)):
-        raise CheckpointError(f"{path} is not a pixelar run record; move it away and resume with the full "
-                              "command (--model, --dataset, --steps ...)")
+    bad = _malformed(record)
+    if bad:
+        raise CheckpointError(f"{path} is not a pixelar run record ({bad}); move it away and resume with the "
+                              "full command (--model, --dataset, --steps ...)")
     return record
+
+
+def _malformed(record: Any) -> str:
+    """What is wrong with a run record read from disk ("" when nothing is)."""
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
+        return f"no \"format\": \"{FORMAT}\""
+    kinds = {"model": str, "preset": str, "dataset": str, "eval_split": str, "device": str,
+             "model_config": dict, "train_config": dict, "overrides": dict, "data_options": dict,
+             "length": dict, "history": list}
+    for key, kind in kinds.items():
+        if not isinstance(record.get(key), kind):
+            return f"{key!r} is missing or not a JSON {kind.__name__}"
+    if not (record.get("data_root") is None or isinstance(record["data_root"], str)):
+        return "'data_root' is not a string"
+    length = record["length"]
+    if len(length) != 1 or not all(k in LENGTH and isinstance(v, (int, float)) and not isinstance(v, bool)
+                                   and v > 0 for k, v in length.items()):
+        return "'length' is not one of {\"steps\": N}, {\"epochs\": N}, {\"minutes\": M}"
+    return ""
 
 
 def is_leftover(path: Path) -> bool:
@@ -134,19 +156,18 @@ def _fresh(given: dict[str, Any], out: Path, resume: bool) -> dict[str, Any]:
     return {"model": s["model"], "preset": s["preset"] or registry.entry(s["model"]).default_preset,
             "overrides": overrides, "model_config": config_lib.to_dict(model_cfg),
             "train_config": config_lib.to_dict(train_cfg), "dataset": s["dataset"],
-            "data_options": data_options(s["data_options"]), "data_root": s["data_root"],
-            "eval_split": s["eval_split"], "device": s["device"], "quiet": bool(s["quiet"]),
-            "length": {k: given[k] for k in LENGTH if k in given},
+            "data_options": data_options(s["data_options"]), "eval_split": s["eval_split"],
+            **{k: s[k] for k in OPTIONS}, "length": {k: given[k] for k in LENGTH if k in given},
             "model_cfg": model_cfg, "train_cfg": train_cfg}
 
 
 def _resumed(given: dict[str, Any], stored: dict[str, Any], out: Path) -> dict[str, Any]:
     from .common import data_options
     for key in ("model", "preset", "dataset", "eval_split"):
-        if key in given and given[key] != stored.get(key):
-            raise _refuse(key, stored.get(key), given[key], out,
+        if key in given and given[key] != stored[key]:
+            raise _refuse(key, stored[key], given[key], out,
                           " (a different model)" if key == "model" else "")
-    options = dict(stored.get("data_options") or {})
+    options = dict(stored["data_options"])
     for key, value in data_options(given.get("data_options")).items():
         if options.get(key) != value:
             raise _refuse(f"data option {key}", options.get(key), value, out)
@@ -168,14 +189,14 @@ def _resumed(given: dict[str, Any], stored: dict[str, Any], out: Path) -> dict[s
         for key in config_lib.field_names(old):
             if key not in free and getattr(old, key) != getattr(new, key):
                 raise _refuse(f"{section}.{key}", getattr(old, key), getattr(new, key), out)
-    length = {k: given[k] for k in LENGTH if k in given} or dict(stored.get("length") or {})
-    pick = {k: given.get(k, stored.get(k, FRESH_DEFAULTS[k])) for k in ("data_root", "device", "quiet")}
-    return {"model": model_name, "preset": stored.get("preset"),
-            "overrides": {**(stored.get("overrides") or {}), **overrides},
+    length = {k: given[k] for k in LENGTH if k in given} or dict(stored["length"])
+    # an option this pixelar added since the run started takes its fresh default
+    options_now = {k: given.get(k, stored.get(k, FRESH_DEFAULTS[k])) for k in OPTIONS}
+    return {"model": model_name, "preset": stored["preset"], "overrides": {**stored["overrides"], **overrides},
             "model_config": config_lib.to_dict(new_model), "train_config": config_lib.to_dict(new_train),
-            "dataset": stored["dataset"], "data_options": options, "eval_split": stored.get("eval_split", "test"),
-            **pick, "quiet": bool(pick["quiet"]), "length": length,
-            "model_cfg": new_model, "train_cfg": new_train, "history": list(stored.get("history") or [])}
+            "dataset": stored["dataset"], "data_options": options, "eval_split": stored["eval_split"],
+            **options_now, "length": length,
+            "model_cfg": new_model, "train_cfg": new_train, "history": list(stored["history"])}
 
 
 def record(s: dict[str, Any], argv: list[str], device_used: str, resumed_from: Path | None,

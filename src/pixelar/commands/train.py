@@ -70,11 +70,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     # The settings: the flags, and on --resume run.json for every flag left out (runfile.py).
     run = runfile.settings(args, out)
     model_cfg, train_cfg, options = run["model_cfg"], run["train_cfg"], run["data_options"]
-    args.model, args.dataset, args.data_root, args.eval_split = run["model"], run["dataset"], run["data_root"], \
-        run["eval_split"]
-    args.quiet = run["quiet"]
+    for key in ("model", "dataset", "eval_split", *runfile.OPTIONS):
+        setattr(args, key, run[key])
     args.steps, args.epochs, args.minutes = (run["length"].get(k) for k in runfile.LENGTH)
-    args.device = check_device(run["device"])     # `auto` resolved on this machine
+    args.device = check_device(args.device)     # `auto` resolved on this machine
     ctx = init_from_env(args.device)       # torchrun: join the process group; else one process
     args.device = device_for(ctx, args.device)
     lock = RunLock(out)
@@ -139,7 +138,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true",
                    help="train into an existing directory that holds no run (its metrics.jsonl is replaced)")
     add_device(p)
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action=argparse.BooleanOptionalAction,
+                   help="no progress bar (--no-quiet: show it, e.g. resuming a run started with --quiet)")
     # None = not given, so that a resume can tell a flag left out (taken from run.json) from one given
     # (which must equal run.json's); a fresh run fills in runfile.FRESH_DEFAULTS.
     p.set_defaults(func=cmd_train, **{k: None for k in runfile.FRESH_DEFAULTS})
