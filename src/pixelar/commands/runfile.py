@@ -84,7 +84,8 @@ def _malformed(record: Any) -> str:
     if not (record.get("data_root") is None or isinstance(record["data_root"], str)):
         return "'data_root' is not a string"
     length = record["length"]
-    if len(length) != 1 or not all(k in LENGTH and isinstance(v, (int, float)) and not isinstance(v, bool)
+    number = {"steps": int, "epochs": int, "minutes": (int, float)}
+    if len(length) != 1 or not all(k in LENGTH and isinstance(v, number[k]) and not isinstance(v, bool)
                                    and v > 0 for k, v in length.items()):
         return "'length' is not one of {\"steps\": N}, {\"epochs\": N}, {\"minutes\": M}"
     return ""
