@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from .errors import PixelarError
 
@@ -25,7 +25,9 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     from .commands import register_all
+    from .version import __version__
     ap = _Parser(prog="pixelar", description="Autoregressive image density models.")
+    ap.add_argument("--version", action="version", version=f"pixelar {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
     register_all(sub)
     return ap
@@ -42,11 +44,14 @@ def _os_error(e: OSError) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(argv)
+    args.argv = argv                     # what `pixelar train` records in run.json
     try:
         if getattr(args, "device", None) is not None:
             from .commands.common import check_device
-            check_device(args.device)
+            # `auto` resolved here, once; what was asked is kept for run.json (a resume re-resolves it)
+            args.device_asked, args.device = args.device, check_device(args.device)
         return args.func(args) or 0
     except PixelarError as e:
         message = _one_line(e)

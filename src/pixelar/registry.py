@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar, overload
 
 import torch
 
@@ -20,6 +21,11 @@ from .errors import CheckpointError, ConfigError
 from .models.base import AutoregressiveModel
 from .presets import Preset
 from .training.config import TrainConfig
+
+# A model class: build(PixelCNNPlusPlus, ...) and load(..., expect_model=PixelCNNPlusPlus) are typed as
+# returning that class, so that an IDE completes its own methods and attributes too.
+M = TypeVar("M", bound=AutoregressiveModel)
+Weights = Literal["auto", "ema", "raw"]
 
 
 @dataclasses.dataclass
@@ -112,11 +118,32 @@ def resolve(name: str, preset: str | None = None,
     return model_cfg, train_cfg
 
 
-def build(name: str, preset: str | None = None, **overrides: Any) -> AutoregressiveModel:
-    """Build model ``name`` from ``preset`` (default: the model's default) with config overrides.
+def _model_name(model: str | type[AutoregressiveModel]) -> str:
+    """A registered model's name, from its name or its class (which must be the one registered)."""
+    if isinstance(model, str):
+        return model
+    e = entry(model.name)
+    if e.model_class is not model:
+        raise ConfigError(f"{model.__name__} is not registered (its name '{model.name}' is "
+                          f"{e.model_class.__name__}'s); register it with pixelar.register_model")
+    return model.name
+
+
+@overload
+def build(name: type[M], preset: str | None = None, **overrides: Any) -> M: ...
+@overload
+def build(name: str, preset: str | None = None, **overrides: Any) -> AutoregressiveModel: ...
+
+
+def build(name: str | type[AutoregressiveModel], preset: str | None = None,
+          **overrides: Any) -> AutoregressiveModel:
+    """Build model ``name`` (a registered name, or the model class) from ``preset`` (default: the
+    model's default) with config overrides.
 
     >>> build("pixelcnn", preset="cifar10", hidden=64)   # unknown keys raise ConfigError
+    >>> build(PixelCNNPlusPlus, preset="small")          # typed as PixelCNNPlusPlus
     """
+    name = _model_name(name)
     model_cfg, _ = resolve(name, preset, overrides)
     return entry(name).model_class(model_cfg)
 
@@ -163,17 +190,29 @@ def check_weights_fit(model: torch.nn.Module, header: dict[str, tuple[tuple[int,
             raise CheckpointError(f"{where}: {k} is stored as {dtype}, the model holds {want}")
 
 
-def load(path: str | os.PathLike, *, weights: str = "auto", expect_model: str | None = None,
+@overload
+def load(path: str | os.PathLike, *, weights: Weights = "auto", expect_model: type[M],
+         map_location: str | torch.device = "cpu") -> M: ...
+@overload
+def load(path: str | os.PathLike, *, weights: Weights = "auto", expect_model: str | None = None,
+         map_location: str | torch.device = "cpu") -> AutoregressiveModel: ...
+
+
+def load(path: str | os.PathLike, *, weights: Weights = "auto",
+         expect_model: str | type[AutoregressiveModel] | None = None,
          map_location: str | torch.device = "cpu") -> AutoregressiveModel:
     """Rebuild the model saved at ``path`` (checkpoint or run directory), in eval mode.
 
     weights: "auto" (EMA weights when the checkpoint has them), "ema" or "raw"; the model's
     ``loaded_weights`` says which were used, ``checkpoint_dir`` where they came from.
-    expect_model: raise CheckpointError if the checkpoint holds another model.
+    expect_model: a model name or class; raise CheckpointError if the checkpoint holds another
+    model (given a class, the result is typed as that class).
     Nothing is allocated before the safetensors header (read alone) matches the shapes the config
     implies, and a config asking for more than MAX_STATE_ELEMENTS numbers is refused.
     """
     directory = ckpt.resolve_checkpoint(path)
+    if expect_model is not None:
+        expect_model = _model_name(expect_model)
     meta = ckpt.read_meta(directory)
     if not isinstance(meta["model"], str):
         raise CheckpointError(f"{directory / ckpt.CONFIG}: 'model' must be a model name")

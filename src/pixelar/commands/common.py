@@ -19,15 +19,27 @@ def add_model_args(p: argparse.ArgumentParser, required: bool = True) -> None:
 
 
 def add_device(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1, ...")
+    p.add_argument("--device", default="cpu",
+                   help="torch device: cpu (default), cuda, cuda:1, mps, or auto (cuda when this torch "
+                        "has a usable GPU, else cpu)")
+
+
+def resolve_device(name: str) -> str:
+    """``auto`` -> ``cuda`` when this torch sees a usable GPU, else ``cpu``; any other name unchanged.
+    (MPS is never picked by ``auto``: name it.)"""
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return name
 
 
 def check_device(name: str) -> str:
-    """``--device`` must name a device this torch has (checked before any work is done)."""
+    """``--device`` must name a device this torch has (checked before any work is done); returns it
+    with ``auto`` resolved (:func:`resolve_device`)."""
+    name = resolve_device(name)
     try:
         device = torch.device(name)
     except (RuntimeError, ValueError):
-        raise PixelarError(f"--device {name!r} is not a torch device; use cpu, cuda or cuda:N") from None
+        raise PixelarError(f"--device {name!r} is not a torch device; use cpu, cuda, cuda:N or auto") from None
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise PixelarError(f"--device {name}: this torch has no usable CUDA GPU "

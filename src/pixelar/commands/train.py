@@ -7,13 +7,22 @@ from pathlib import Path
 import torch
 
 from .. import checkpoint as ckpt
-from .. import config as config_lib
 from .. import registry
 from ..errors import CheckpointError, PixelarError
-from .common import (add_data_options, add_device, add_model_args, check_data_fits, data_options, finite,
-                     load_data, positive)
+from . import runfile
+from .common import (
+    add_data_options,
+    add_device,
+    add_model_args,
+    check_data_fits,
+    check_device,
+    finite,
+    load_data,
+    positive,
+)
 
-# What a run directory may hold before its first checkpoint without being someone else's folder.
+# What a run directory may hold before its first checkpoint without being someone else's folder
+# (and run.json, when pixelar wrote it).
 _RUN_LEFTOVERS = {".lock"}
 
 
@@ -38,7 +47,8 @@ def check_run_dir(out: Path, resume: bool, force: bool) -> None:
         raise CheckpointError(f"--resume: no checkpoint in {root}")
     if not has_run and out.is_dir() and not force:
         foreign = sorted(p.name for p in out.iterdir()
-                         if p.name not in _RUN_LEFTOVERS and not (p == root and not any(root.iterdir())))
+                         if p.name not in _RUN_LEFTOVERS and not (p == root and not any(root.iterdir()))
+                         and not (p.name == runfile.RUN_FILE and runfile.is_leftover(p)))
         if foreign:
             raise PixelarError(f"--out {out} is not empty and holds no checkpoint ({', '.join(foreign[:3])}"
                                f"{', ...' if len(foreign) > 3 else ''}); choose a new directory, or pass "
@@ -55,11 +65,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         positive("--epochs", args.epochs)
     if args.minutes is not None:
         finite("--minutes", args.minutes, positive_only=True)
-    overrides = config_lib.parse_assignments(args.overrides)
-    model_cfg, train_cfg = registry.resolve(args.model, args.preset, overrides)
-    options = data_options(args.data_options)
     out = Path(args.out)
     check_run_dir(out, args.resume, args.force)
+    # The settings: the flags, and on --resume run.json for every flag left out (runfile.py).
+    run = runfile.settings(args, out)
+    model_cfg, train_cfg, options = run["model_cfg"], run["train_cfg"], run["data_options"]
+    for key in ("model", "dataset", "eval_split", *runfile.OPTIONS):
+        setattr(args, key, run[key])
+    args.steps, args.epochs, args.minutes = (run["length"].get(k) for k in runfile.LENGTH)
+    args.device = check_device(args.device)     # `auto` resolved on this machine
     ctx = init_from_env(args.device)       # torchrun: join the process group; else one process
     args.device = device_for(ctx, args.device)
     lock = RunLock(out)
@@ -68,12 +82,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         if ctx.is_main:
             check_run_dir(out, args.resume, args.force)   # again, now that no other run can change it
-        return _train(args, ctx, model_cfg, train_cfg, options, out, lock, Trainer)
+        return _train(args, ctx, model_cfg, train_cfg, options, out, lock, Trainer, run)
     finally:
         lock.release()
 
 
-def _train(args, ctx, model_cfg, train_cfg, options, out, lock, trainer_class) -> int:  # noqa: ANN001
+def _train(args, ctx, model_cfg, train_cfg, options, out, lock, trainer_class, run) -> int:
     train_data = load_data(args.dataset, "train", args.data_root, options)
     check_data_fits(model_cfg, train_data.info,
                     "pick a matching --preset or --set model.image_size=/model.image_channels=/model.num_levels=")
@@ -86,18 +100,21 @@ def _train(args, ctx, model_cfg, train_cfg, options, out, lock, trainer_class) -
                             progress=not args.quiet, extra_meta=meta, dist_ctx=ctx, lock=lock,
                             workers=args.workers, tensorboard=args.tensorboard,
                             log_every_seconds=args.log_every_seconds)
-    if args.resume:
-        used = trainer.resume()
-        if ctx.is_main:
+    used = trainer.resume() if args.resume else None
+    if ctx.is_main:   # after the resume loaded, so that a refused checkpoint leaves run.json as it was
+        runfile.write(out, runfile.record(run, list(getattr(args, "argv", [])), args.device, used, trainer.step))
+        if used is not None:
             print(f"resuming from {used} (step {trainer.step})")
+    start = trainer.step
     result = trainer.run(steps=args.steps, epochs=args.epochs, minutes=args.minutes)
     if not ctx.is_main:
         return 0
     if "stopped_by" in result:
         print(f"stopped by {result['stopped_by']} at step {result['step']}; checkpoint {result['checkpoint']}; "
-              f"continue with the same command and --resume")
+              f"continue with: pixelar train --out {out} --resume")
         return 0
-    line = f"step {result['step']}: train {result['train_bpd']:.4f} bits/dim"
+    line = f"step {result['step']}: " + (f"train {result['train_bpd']:.4f} bits/dim" if result["step"] > start
+                                          else "nothing to train (the run is at its length)")
     if "test_bits_per_dim" in result:
         line += f", {args.eval_split} {result['test_bits_per_dim']:.4f} bits/dim"
     print(line + f"; checkpoint {result['checkpoint']}")
@@ -105,27 +122,33 @@ def _train(args, ctx, model_cfg, train_cfg, options, out, lock, trainer_class) -
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train a model")
-    add_model_args(p)
-    p.add_argument("--dataset", required=True, help="data set name (see `pixelar datasets`)")
+    p = sub.add_parser("train", help="train a model",
+                       description="Train a model; `pixelar train --out DIR --resume` alone continues the run "
+                                   "in DIR with the settings in DIR/run.json (docs/runs.md).")
+    add_model_args(p, required=False)
+    p.add_argument("--dataset", help="data set name (see `pixelar datasets`)")
     add_data_options(p)
     p.add_argument("--data-root", help="directory holding the data set files (default: the cache)")
-    p.add_argument("--eval-split", default="test", help="split evaluated during/after training ('none' to skip)")
-    p.add_argument("--out", required=True, help="run directory (checkpoints, metrics.jsonl, learning curve)")
-    g = p.add_mutually_exclusive_group(required=True)
+    p.add_argument("--eval-split", help="split evaluated during/after training (default test; 'none' to skip)")
+    p.add_argument("--out", required=True, help="run directory (run.json, checkpoints, metrics.jsonl, learning curve)")
+    g = p.add_mutually_exclusive_group()
     g.add_argument("--steps", type=int, help="train until this many steps in total")
     g.add_argument("--epochs", type=int, help="train until this many epochs in total")
     g.add_argument("--minutes", type=float, help="train for this many minutes of wall time")
-    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the newest checkpoint in --out; flags left out are read from its run.json")
     p.add_argument("--force", action="store_true",
                    help="train into an existing directory that holds no run (its metrics.jsonl is replaced)")
     add_device(p)
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    # logging and input pipeline (docs/logging.md)
-    p.add_argument("--log-every-seconds", type=float, default=30.0, metavar="S",
+    p.add_argument("--quiet", action=argparse.BooleanOptionalAction,
+                   help="no progress bar (--no-quiet: show it, e.g. resuming a run started with --quiet)")
+    # logging and input pipeline (docs/logging.md); recorded in run.json, free to change on --resume
+    p.add_argument("--log-every-seconds", type=float, metavar="S",
                    help="not on a terminal: a progress line every train.log_every steps or S seconds (30)")
-    p.add_argument("--tensorboard", action="store_true",
+    p.add_argument("--tensorboard", action=argparse.BooleanOptionalAction,
                    help="also write TensorBoard event files to OUT/tensorboard (pip install tensorboard)")
-    p.add_argument("--workers", type=int, default=0, metavar="N",
+    p.add_argument("--workers", type=int, metavar="N",
                    help="DataLoader processes decoding the training images (0: in this process); same batches")
-    p.set_defaults(func=cmd_train)
+    # None = not given, so that a resume can tell a flag left out (taken from run.json) from one given
+    # (which must equal run.json's); a fresh run fills in runfile.FRESH_DEFAULTS.
+    p.set_defaults(func=cmd_train, **{k: None for k in runfile.FRESH_DEFAULTS})

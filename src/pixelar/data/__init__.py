@@ -33,7 +33,8 @@ from pixelar.data.base import ArrayDataset, DatasetInfo
 from pixelar.data.download import cache_dir
 from pixelar.errors import ConfigError, DataError
 
-__all__ = ["ArrayDataset", "DatasetInfo", "cache_dir", "list_datasets", "load_dataset", "parse_dataset_spec"]
+__all__ = ["ArrayDataset", "DatasetInfo", "cache_dir", "datasets_status", "describe_datasets", "list_datasets",
+           "load_dataset", "parse_dataset_spec"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,18 +86,26 @@ def _natural(split: str, root: Any, download: bool, patch_size: int = 32, channe
 _TRAIN_TEST = ("train", "test")
 _TRAIN_VALID_TEST = ("train", "valid", "test")
 _DATASETS: dict[str, _Entry] = {
-    "cifar10": _Entry(_TRAIN_TEST, _cifar("cifar10"), "CIFAR-10, 32x32 RGB, 10 classes"),
-    "cifar100": _Entry(_TRAIN_TEST, _cifar("cifar100"), "CIFAR-100, 32x32 RGB, 100 fine classes"),
-    "mnist": _Entry(_TRAIN_TEST, _mnist, "MNIST, 28x28 gray, 10 classes"),
-    "binarized_mnist": _Entry(_TRAIN_VALID_TEST, _binarized_mnist, "binarized MNIST (Larochelle), 28x28, 2 levels"),
-    "imagenet32_npz": _Entry(_TRAIN_TEST, _imagenet(32, "npz"), "ImageNet 32x32, Chrabaszcz et al. npz release"),
-    "imagenet64_npz": _Entry(_TRAIN_TEST, _imagenet(64, "npz"), "ImageNet 64x64, Chrabaszcz et al. npz release"),
-    "imagenet32_png": _Entry(_TRAIN_TEST, _imagenet(32, "png"), "ImageNet 32x32, van den Oord et al. PNG release"),
-    "imagenet64_png": _Entry(_TRAIN_TEST, _imagenet(64, "png"), "ImageNet 64x64, van den Oord et al. PNG release"),
-    "celeba32": _Entry(_TRAIN_VALID_TEST, _celeba(32), "CelebA aligned, centre crop resized to 32x32"),
-    "celeba64": _Entry(_TRAIN_VALID_TEST, _celeba(64), "CelebA aligned, centre crop resized to 64x64"),
-    "celeba128": _Entry(_TRAIN_VALID_TEST, _celeba(128), "CelebA aligned, centre crop resized to 128x128"),
-    "natural": _Entry(_TRAIN_TEST, _natural, "32x32 patches of photos shipped in scikit-image/-learn, matplotlib"),
+    "cifar10": _Entry(_TRAIN_TEST, _cifar("cifar10"), "CIFAR-10: 50,000 train / 10,000 test 32x32 RGB, 10 classes"),
+    "cifar100": _Entry(_TRAIN_TEST, _cifar("cifar100"),
+                       "CIFAR-100: 50,000 train / 10,000 test 32x32 RGB, 100 fine classes"),
+    "mnist": _Entry(_TRAIN_TEST, _mnist, "MNIST: 60,000 train / 10,000 test 28x28 gray digits, 10 classes"),
+    "binarized_mnist": _Entry(_TRAIN_VALID_TEST, _binarized_mnist,
+                              "binarized MNIST (Larochelle & Murray): 50,000 / 10,000 / 10,000 28x28, 2 levels"),
+    "imagenet32_npz": _Entry(_TRAIN_TEST, _imagenet(32, "npz"),
+                             "ImageNet 32x32 (Chrabaszcz et al. npz release), 1000 classes; test = validation"),
+    "imagenet64_npz": _Entry(_TRAIN_TEST, _imagenet(64, "npz"),
+                             "ImageNet 64x64 (Chrabaszcz et al. npz release), 1000 classes; test = validation"),
+    "imagenet32_png": _Entry(_TRAIN_TEST, _imagenet(32, "png"),
+                             "ImageNet 32x32 (van den Oord et al. PNG release, the PixelRNN paper's); test = validation"),
+    "imagenet64_png": _Entry(_TRAIN_TEST, _imagenet(64, "png"),
+                             "ImageNet 64x64 (van den Oord et al. PNG release, the PixelRNN paper's); test = validation"),
+    "celeba32": _Entry(_TRAIN_VALID_TEST, _celeba(32), "CelebA aligned faces, centre 140x140 crop resized to 32x32"),
+    "celeba64": _Entry(_TRAIN_VALID_TEST, _celeba(64), "CelebA aligned faces, centre 140x140 crop resized to 64x64"),
+    "celeba128": _Entry(_TRAIN_VALID_TEST, _celeba(128),
+                        "CelebA aligned faces, centre 140x140 crop resized to 128x128"),
+    "natural": _Entry(_TRAIN_TEST, _natural, "32x32 patches of 9 photos shipped in scikit-image/-learn and "
+                                            "matplotlib (train and test split by photo); no download"),
 }
 _PREFIXED = {
     "npz:PATH": "an .npz of uint8 NHWC arrays (keys train_images / x_train / images ...); "
@@ -114,6 +123,14 @@ def list_datasets() -> list[str]:
 def describe_datasets() -> dict[str, str]:
     """Name -> one-line description, for ``pixelar datasets``."""
     return {**{n: e.about for n, e in _DATASETS.items()}, **_PREFIXED}
+
+
+def datasets_status() -> list[Any]:
+    """For each data set: description, the folder its files are (or would be) in under
+    :func:`cache_dir`, whether they are there, and how they get there
+    (:class:`pixelar.data.status.DatasetStatus`). Looks at file names only: nothing is read or downloaded."""
+    from pixelar.data.status import dataset_status
+    return [dataset_status(name, about) for name, about in describe_datasets().items()]
 
 
 def parse_dataset_spec(spec: str) -> tuple[str, dict[str, str]]:
