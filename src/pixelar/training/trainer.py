@@ -43,7 +43,7 @@ def build_optimizer(params: Any, cfg: TrainConfig) -> torch.optim.Optimizer:
     if cfg.optimizer == "adamax":
         return torch.optim.Adamax(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
     return torch.optim.RMSprop(params, lr=cfg.lr, alpha=cfg.rmsprop_alpha, eps=cfg.rmsprop_eps,
-                               weight_decay=cfg.weight_decay)
+                               centered=cfg.rmsprop_centered, weight_decay=cfg.weight_decay)
 
 
 class Trainer:
@@ -145,7 +145,7 @@ class Trainer:
                 self.scaler.update()          # lower the loss scale for the next step
             return self._skip_nonfinite("losses or gradients")
         for group in self.optimizer.param_groups:
-            group["lr"] = self.cfg.lr * self.cfg.lr_decay ** self.step
+            group["lr"] = self.cfg.lr_at(self.step)
         self.guard.snapshot()
         if self.scaler is not None:
             self.scaler.step(self.optimizer)
