@@ -1,6 +1,7 @@
 """Learning-rate schedules (decay to a final rate, step decays) and centred RMSprop."""
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -22,7 +23,7 @@ def test_decay_to_a_final_rate_is_geometric_and_then_flat():
     assert cfg.lr_at(200_000) == pytest.approx(1e-5)
     assert cfg.lr_at(300_000) == pytest.approx(1e-5)
     rates = [cfg.lr_at(s) for s in range(0, 200_001, 10_000)]
-    assert all(a > b for a, b in zip(rates, rates[1:]))
+    assert all(a > b for a, b in itertools.pairwise(rates))
 
 
 def test_step_decays_multiply_at_each_milestone():
@@ -39,10 +40,10 @@ def test_defaults_keep_the_per_step_exponential_decay():
     assert cfg.lr_at(10) == pytest.approx(2e-3 * 0.99 ** 10)
 
 
-@pytest.mark.parametrize("over", [dict(lr_final=1e-5), dict(lr_decay_steps=10),
-                                  dict(lr_final=1e-2, lr_decay_steps=10), dict(lr_final=-1.0, lr_decay_steps=10),
-                                  dict(lr_milestones=(5, 3)), dict(lr_milestones=(0,)), dict(lr_gamma=0.0),
-                                  dict(lr_gamma=1.5)])
+@pytest.mark.parametrize("over", [{"lr_final": 1e-5}, {"lr_decay_steps": 10},
+                                  {"lr_final": 1e-2, "lr_decay_steps": 10}, {"lr_final": -1.0, "lr_decay_steps": 10},
+                                  {"lr_milestones": (5, 3)}, {"lr_milestones": (0,)}, {"lr_gamma": 0.0},
+                                  {"lr_gamma": 1.5}])
 def test_bad_schedules_are_refused_with_the_key(over):
     with pytest.raises(ConfigError, match="train.lr_"):
         TrainConfig(lr=1e-3, **over).validate()

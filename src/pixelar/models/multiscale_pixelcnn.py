@@ -5,8 +5,8 @@ image, not averaging) down to the base x_0 of size B×B. Then exactly
 
     log p(x) = log p(x_0) + Σ_{k=1..L} Σ_{g=2,3,4} log p(G_g(x_k) | G_1..G_{g-1}(x_k), cond)
 
-because group 1 of x_k *is* x_{k-1} (and contains every lower scale). x_0 is modelled by a masked
-PixelCNN (raster order, R→G→B with a softmax); every other group by an upscaling network
+because group 1 of x_k *is* x_{k-1} (and contains every lower scale). x_0 is modelled by a Gated
+PixelCNN (models/multiscale_base.py; raster order, R→G→B with a softmax); every other group by an upscaling network
 (nn/upscale.py, type A or B) that sees the earlier groups of its scale stacked as channels.
 Groups are generated in parallel, so sampling takes O(B² + L·const) network evaluations:
 O(log N) for N pixels (sampling/multiscale.py).
@@ -33,12 +33,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError, PixelarError
-from ..nn.masked import MaskedConv2d
 from ..nn.text import CharCNNGRU, encode_text
 from ..nn.upscale import UpscalerA, UpscalerB
 from .base import AutoregressiveModel, ImageModelConfig
+from .multiscale_base import build_base
 from .multiscale_cond import EncodedCond, resize_map
-from .pixelcnn import ResidualBlock
 
 # (row, col) offset inside a 2×2 cell of groups 1..4 (Figure 2)
 GROUP_OFFSETS = {1: (0, 0), 2: (0, 1), 3: (1, 0), 4: (1, 1)}
@@ -47,8 +46,11 @@ GROUP_OFFSETS = {1: (0, 0), 2: (0, 1), 3: (1, 0), 4: (1, 1)}
 @dataclasses.dataclass(frozen=True)
 class MultiscalePixelCNNConfig(ImageModelConfig):
     base_size: int = 8            # B: resolution modelled by the base PixelCNN (capped at image_size)
-    base_hidden: int = 64         # base PixelCNN: h (residual blocks carry 2h features)
-    base_layers: int = 6          # mask-A layer + (base_layers - 1) residual blocks
+    # "gated": every PixelCNN (base and type-B patch nets) is a Gated PixelCNN, as §4.4 says;
+    # "masked": pixelar's earlier blind-spot masked PixelCNNs (models/multiscale_base.py)
+    pixelcnn: Literal["gated", "masked"] = "gated"
+    base_hidden: int = 64         # base PixelCNN: h per gated stack ("masked": residual blocks carry 2h)
+    base_layers: int = 6          # gated layers ("masked": mask-A layer + base_layers - 1 residual blocks)
     base_output_features: int = 128
     upscaler: Literal["A", "B"] = "B"
     hidden: int = 64              # units of every upscaling network
@@ -90,34 +92,6 @@ class MultiscalePixelCNNConfig(ImageModelConfig):
                 for k in range(int(round(math.log2(self.image_size / self.effective_base))) + 1)]
 
 
-class BasePixelCNN(nn.Module):
-    """The masked PixelCNN of models/pixelcnn.py at the base resolution, with condition biases.
-
-    (N, C, B, B) in [-1, 1] -> (N, P, B, B). The spatial map enters through a plain 1×1
-    convolution (a condition may be read at every pixel) and ``vec`` as a bias.
-    """
-
-    def __init__(self, cfg: MultiscalePixelCNNConfig, num_params: int, groups: int) -> None:
-        super().__init__()
-        h = cfg.base_hidden
-        self.inp = MaskedConv2d(cfg.image_channels, 2 * h, 7, "A", groups)
-        self.blocks = nn.ModuleList(ResidualBlock(h, 3, groups) for _ in range(cfg.base_layers - 1))
-        self.out1 = MaskedConv2d(2 * h, cfg.base_output_features, 1, "B", groups)
-        self.out2 = MaskedConv2d(cfg.base_output_features, num_params, 1, "B", groups)
-        self.vec = nn.Linear(cfg.cond_dim, 2 * h) if (cfg.num_classes or cfg.text_vocab) else None
-        self.spatial = nn.Conv2d(cfg.spatial_channels, 2 * h, 1) if cfg.spatial_channels else None
-
-    def forward(self, x: torch.Tensor, enc: EncodedCond) -> torch.Tensor:
-        y = self.inp(x)                                              # (N, 2h, B, B)
-        if self.vec is not None and enc.vec is not None:
-            y = y + self.vec(enc.vec)[:, :, None, None]
-        if self.spatial is not None and enc.spatial is not None:
-            y = y + self.spatial(resize_map(enc.spatial, x.shape[-1]))
-        for block in self.blocks:
-            y = block(y)
-        return self.out2(F.relu(self.out1(F.relu(y))))               # (N, P, B, B)
-
-
 class MultiscalePixelCNN(AutoregressiveModel):
     name = "multiscale_pixelcnn"
     config_class = MultiscalePixelCNNConfig
@@ -129,7 +103,7 @@ class MultiscalePixelCNN(AutoregressiveModel):
         super().__init__(config)
         cfg, C, P, g = config, config.image_channels, self.distribution.num_params, self.num_groups
         self.sizes = cfg.sizes()
-        self.base = BasePixelCNN(cfg, P, g)
+        self.base = build_base(cfg, P, g)
         self.class_embedding = nn.Embedding(cfg.num_classes, cfg.cond_dim) if cfg.num_classes else None
         self.text_encoder = CharCNNGRU(cfg.text_vocab, cfg.cond_dim, cfg.cond_dim) if cfg.text_vocab else None
         has_vec = bool(cfg.num_classes or cfg.text_vocab)
@@ -143,7 +117,7 @@ class MultiscalePixelCNN(AutoregressiveModel):
                     level.append(UpscalerA(ctx, C, P, cfg.hidden, cfg.num_resnet, g))
                 else:
                     level.append(UpscalerB(ctx, C, P, cfg.hidden, cfg.num_resnet, cfg.num_pixelcnn,
-                                           cfg.patch_size, g))
+                                           cfg.patch_size, g, gated=cfg.pixelcnn == "gated"))
             self.upscalers.append(level)
             self.vec_proj.append(nn.ModuleList(nn.Linear(cfg.cond_dim, cfg.hidden) for _ in range(3))
                                  if has_vec else nn.ModuleList())
