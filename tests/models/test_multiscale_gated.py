@@ -7,7 +7,12 @@ import torch
 
 import pixelar
 from pixelar.evaluation.causality import dependency_grads, find_leaks
-from pixelar.models.multiscale_base import FIRST_KERNEL, KERNEL, GatedBasePixelCNN, MaskedBasePixelCNN
+from pixelar.models.multiscale_base import (
+    FIRST_KERNEL,
+    KERNEL,
+    GatedBasePixelCNN,
+    MaskedBasePixelCNN,
+)
 from pixelar.nn.upscale import UpscalerB
 from tests.models.test_gated_pixelcnn import theoretical_field
 

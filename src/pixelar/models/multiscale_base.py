@@ -5,7 +5,7 @@ Oord et al., 2016b)" - the Gated PixelCNN (reference 2016b is "Conditional image
 PixelCNN decoders"), so the default base is :class:`GatedBasePixelCNN`: the vertical/horizontal
 gated layers of nn/gated.py (no blind spot). :class:`MaskedBasePixelCNN`, pixelar's earlier base
 (the PixelRNN §3.5 masked PixelCNN, which has the blind spot), is kept as ``pixelcnn="masked"``
-so that models trained with it can still be built.
+so that models trained with it still load (it is the config field's default; every preset sets "gated").
 
 Both map x (N, C, B, B) in [-1, 1] and the encoded condition to params (N, P, B, B).
 Conditions may be read at every pixel: the class/text vector and the spatial map (resized to B×B)
@@ -35,15 +35,15 @@ class GatedBasePixelCNN(nn.Module):
     convolution V * s (eq. 5) for the spatial map, both added to every layer's pre-activations.
     """
 
-    def __init__(self, cfg: Any, num_params: int, groups: int) -> None:
+    def __init__(self, cfg: Any, num_params: int, groups: int, spatial: int) -> None:
         super().__init__()
         h, L = cfg.base_hidden, cfg.base_layers
         self.layers = nn.ModuleList([GatedLayer(cfg.image_channels, h, FIRST_KERNEL, groups, first=True)]
                                     + [GatedLayer(h, h, KERNEL, groups) for _ in range(L - 1)])
         self.vec = (nn.ModuleList(nn.Linear(cfg.cond_dim, 2 * h) for _ in range(L))
                     if (cfg.num_classes or cfg.text_vocab) else None)
-        self.spatial = (nn.ModuleList(nn.Conv2d(cfg.spatial_channels, 2 * h, 1) for _ in range(L))
-                        if cfg.spatial_channels else None)
+        self.spatial = (nn.ModuleList(nn.Conv2d(spatial, 2 * h, 1) for _ in range(L))
+                        if spatial else None)
         self.out1 = MaskedConv2d(h, cfg.base_output_features, 1, "B", groups)
         self.out2 = MaskedConv2d(cfg.base_output_features, num_params, 1, "B", groups)
 
@@ -66,7 +66,7 @@ class MaskedBasePixelCNN(nn.Module):
     ``base_layers - 1`` residual blocks of 2h features; it has the blind spot). The spatial map
     enters through a 1×1 convolution and the vector as a bias after the first layer."""
 
-    def __init__(self, cfg: Any, num_params: int, groups: int) -> None:
+    def __init__(self, cfg: Any, num_params: int, groups: int, spatial: int) -> None:
         super().__init__()
         h = cfg.base_hidden
         self.inp = MaskedConv2d(cfg.image_channels, 2 * h, FIRST_KERNEL, "A", groups)
@@ -74,7 +74,7 @@ class MaskedBasePixelCNN(nn.Module):
         self.out1 = MaskedConv2d(2 * h, cfg.base_output_features, 1, "B", groups)
         self.out2 = MaskedConv2d(cfg.base_output_features, num_params, 1, "B", groups)
         self.vec = nn.Linear(cfg.cond_dim, 2 * h) if (cfg.num_classes or cfg.text_vocab) else None
-        self.spatial = nn.Conv2d(cfg.spatial_channels, 2 * h, 1) if cfg.spatial_channels else None
+        self.spatial = nn.Conv2d(spatial, 2 * h, 1) if spatial else None
 
     def forward(self, x: torch.Tensor, enc: EncodedCond) -> torch.Tensor:
         y = self.inp(x)                                              # (N, 2h, B, B)
@@ -87,7 +87,7 @@ class MaskedBasePixelCNN(nn.Module):
         return self.out2(F.relu(self.out1(F.relu(y))))               # (N, P, B, B)
 
 
-def build_base(cfg: Any, num_params: int, groups: int) -> nn.Module:
-    """The base network ``cfg.pixelcnn`` names."""
+def build_base(cfg: Any, num_params: int, groups: int, spatial: int) -> nn.Module:
+    """The base network ``cfg.pixelcnn`` names; ``spatial`` channels of conditioning map (0 = none)."""
     cls = GatedBasePixelCNN if cfg.pixelcnn == "gated" else MaskedBasePixelCNN
-    return cls(cfg, num_params, groups)
+    return cls(cfg, num_params, groups, spatial)

@@ -37,7 +37,7 @@ from ..nn.text import CharCNNGRU, encode_text
 from ..nn.upscale import UpscalerA, UpscalerB
 from .base import AutoregressiveModel, ImageModelConfig
 from .multiscale_base import build_base
-from .multiscale_cond import EncodedCond, resize_map
+from .multiscale_cond import EncodedCond, SpatialEncoder, resize_map
 
 # (row, col) offset inside a 2×2 cell of groups 1..4 (Figure 2)
 GROUP_OFFSETS = {1: (0, 0), 2: (0, 1), 3: (1, 0), 4: (1, 1)}
@@ -48,7 +48,7 @@ class MultiscalePixelCNNConfig(ImageModelConfig):
     base_size: int = 8            # B: resolution modelled by the base PixelCNN (capped at image_size)
     # "gated": every PixelCNN (base and type-B patch nets) is a Gated PixelCNN, as §4.4 says;
     # "masked": pixelar's earlier blind-spot masked PixelCNNs (models/multiscale_base.py)
-    pixelcnn: Literal["gated", "masked"] = "gated"
+    pixelcnn: Literal["gated", "masked"] = "masked"
     base_hidden: int = 64         # base PixelCNN: h per gated stack ("masked": residual blocks carry 2h)
     base_layers: int = 6          # gated layers ("masked": mask-A layer + base_layers - 1 residual blocks)
     base_output_features: int = 128
@@ -58,8 +58,13 @@ class MultiscalePixelCNNConfig(ImageModelConfig):
     num_pixelcnn: int = 2         # type B: layers of the shallow patch PixelCNN
     patch_size: int = 4           # type B: M (capped at the group's size)
     spatial_channels: int = 0     # > 0: spatial conditioning maps with this many channels
+    spatial_resnet: int = 0       # > 0: maps go through a ResNet of this many layers (width ``hidden``) first
     text_vocab: int = 0           # > 0: caption conditioning with this many character codes (0 = padding)
+    text_conv: int = 2            # char-CNN convolutions of the caption encoder (§4.2: three)
+    text_length: int = 0          # captions padded (and cut) to this many characters; 0 = the longest (§4.2: 201)
+    text_shared_up_to: int = 0    # > 0: upscalers to sizes above this get their own text encoder (§4.2: 32)
     cond_dim: int = 64            # width of the class/text embedding
+    # Field defaults reproduce pixelar's earlier models (so their checkpoints load); presets set the paper's values.
 
     def validate(self) -> None:
         super().validate()
@@ -81,6 +86,8 @@ class MultiscalePixelCNNConfig(ImageModelConfig):
                                       "patches: choose a patch_size dividing every group size")
         if min(self.spatial_channels, self.text_vocab) < 0 or (self.text_vocab == 1):
             raise ConfigError("spatial_channels must be >= 0 and text_vocab 0 or >= 2")
+        if min(self.spatial_resnet, self.text_length, self.text_shared_up_to) < 0 or self.text_conv < 1:
+            raise ConfigError("spatial_resnet, text_length and text_shared_up_to must be >= 0 and text_conv >= 1")
 
     @property
     def effective_base(self) -> int:
@@ -103,16 +110,26 @@ class MultiscalePixelCNN(AutoregressiveModel):
         super().__init__(config)
         cfg, C, P, g = config, config.image_channels, self.distribution.num_params, self.num_groups
         self.sizes = cfg.sizes()
-        self.base = build_base(cfg, P, g)
+        spatial = cfg.hidden if (cfg.spatial_channels and cfg.spatial_resnet) else cfg.spatial_channels
+        self.base = build_base(cfg, P, g, spatial)
         self.class_embedding = nn.Embedding(cfg.num_classes, cfg.cond_dim) if cfg.num_classes else None
-        self.text_encoder = CharCNNGRU(cfg.text_vocab, cfg.cond_dim, cfg.cond_dim) if cfg.text_vocab else None
+        self.spatial_encoder = (SpatialEncoder(cfg.spatial_channels, cfg.hidden, cfg.spatial_resnet)
+                                if cfg.spatial_channels and cfg.spatial_resnet else None)
+
+        def text_encoder() -> CharCNNGRU:
+            return CharCNNGRU(cfg.text_vocab, cfg.cond_dim, cfg.cond_dim, num_conv=cfg.text_conv)
+        # one encoder for the base and the upscalers up to text_shared_up_to, one per scale above it
+        self.text_encoder = text_encoder() if cfg.text_vocab else None
+        self.own_text_scales = [k for k, s in enumerate(self.sizes) if k and cfg.text_vocab
+                                and cfg.text_shared_up_to and s > cfg.text_shared_up_to]
+        self.scale_text_encoders = nn.ModuleList(text_encoder() for _ in self.own_text_scales)
         has_vec = bool(cfg.num_classes or cfg.text_vocab)
         self.upscalers = nn.ModuleList()
         self.vec_proj = nn.ModuleList()
         for _ in self.sizes[1:]:
             level = nn.ModuleList()
             for grp in (2, 3, 4):
-                ctx = (grp - 1) * C + 4 * cfg.spatial_channels   # earlier groups + the map's 4 sub-lattices
+                ctx = (grp - 1) * C + 4 * spatial   # earlier groups + the map's 4 sub-lattices
                 if cfg.upscaler == "A":
                     level.append(UpscalerA(ctx, C, P, cfg.hidden, cfg.num_resnet, g))
                 else:
@@ -185,21 +202,30 @@ class MultiscalePixelCNN(AutoregressiveModel):
                 raise ValueError(f"need one caption per image: {len(d['text'])} for {x.shape[0]} images")
 
     def encode(self, cond: Any, n: int, device: torch.device) -> EncodedCond:
-        """Run the class embedding / text encoder once; the spatial map is resized per scale later."""
-        d = self._cond_dict(cond)
-        vec = None
+        """Run the class embedding, text encoder(s) and spatial encoder once; maps are resized per scale later."""
+        d, c = self._cond_dict(cond), self.config
+        label = None
         if self.class_embedding is not None and d.get("label") is not None:
-            vec = self.class_embedding(d["label"].to(device))
+            label = self.class_embedding(d["label"].to(device))
+        vec, scale_vecs = label, {}
         if self.text_encoder is not None:
             text = d.get("text")
             if text is None:
-                text = torch.zeros(n, 1, dtype=torch.long)                # the empty caption
+                text = torch.zeros(n, c.text_length or 1, dtype=torch.long)   # the empty caption
             elif not torch.is_tensor(text):
-                text = encode_text(list(text), self.config.text_vocab)
-            t = self.text_encoder(text.to(device))
-            vec = t if vec is None else vec + t
+                text = encode_text(list(text), c.text_vocab, length=c.text_length or None)
+            text = text.to(device)
+
+            def add(t: torch.Tensor) -> torch.Tensor:
+                return t if label is None else label + t
+            vec = add(self.text_encoder(text))
+            scale_vecs = {k: add(e(text)) for k, e in zip(self.own_text_scales, self.scale_text_encoders)}
         spatial = d.get("spatial")
-        return EncodedCond(vec, spatial.to(device).float() if spatial is not None else None)
+        if spatial is not None:
+            spatial = spatial.to(device).float()
+            if self.spatial_encoder is not None:
+                spatial = self.spatial_encoder(spatial)                      # (N, hidden, h, w)
+        return EncodedCond(vec, spatial, scale_vecs)
 
     # ---- factors ----------------------------------------------------------------------------
     def stride(self, k: int) -> int:
@@ -215,9 +241,10 @@ class MultiscalePixelCNN(AutoregressiveModel):
             # the map at this scale (2h × 2h), cut into the four group lattices: (N, 4S, h, w)
             parts.append(F.pixel_unshuffle(resize_map(enc.spatial, 2 * earlier[0].shape[-1]), 2))
         elif self.config.spatial_channels:
-            parts.append(earlier[0].new_zeros(earlier[0].shape[0], 4 * self.config.spatial_channels,
-                                              *earlier[0].shape[2:]))
-        vec = self.vec_proj[k - 1][grp - 2](enc.vec) if enc.vec is not None and len(self.vec_proj[k - 1]) else None
+            width = self.config.hidden if self.spatial_encoder is not None else self.config.spatial_channels
+            parts.append(earlier[0].new_zeros(earlier[0].shape[0], 4 * width, *earlier[0].shape[2:]))
+        v = enc.vec_at(k)
+        vec = self.vec_proj[k - 1][grp - 2](v) if v is not None and len(self.vec_proj[k - 1]) else None
         return self.upscalers[k - 1][grp - 2].features(torch.cat(parts, 1), vec)
 
     def network(self, x: torch.Tensor, cond: Any) -> torch.Tensor:
