@@ -72,9 +72,10 @@ PAPER_RECIPE = TrainConfig(optimizer="rmsprop", rmsprop_eps=1e-8, rmsprop_alpha=
 PAPER_STEPS = 200_000
 
 # §4.4 base and upscalers; the base's size is not in the text (the Gated PixelCNN preset's: our choice)
-_IMAGENET = dict(image_channels=3, base_size=8, pixelcnn="gated", base_hidden=128, base_layers=15,
-                 base_output_features=1024, upscaler="B", hidden=256, num_resnet=12, num_pixelcnn=4, patch_size=4,
-                 distribution="categorical", num_classes=1000, cond_dim=256)
+_IMAGENET = MultiscalePixelCNNConfig(image_channels=3, image_size=64, base_size=8, pixelcnn="gated", base_hidden=128,
+                                     base_layers=15, base_output_features=1024, upscaler="B", hidden=256,
+                                     num_resnet=12, num_pixelcnn=4, patch_size=4, distribution="categorical",
+                                     num_classes=1000, cond_dim=256)
 
 
 @preset
@@ -82,7 +83,7 @@ def multiscale_pixelcnn_imagenet_class() -> Preset:
     """§4.4: class-conditional ImageNet 64×64 from an 8×8 base Gated PixelCNN; type B upscalers (12 ResNet
     layers, a 4-layer gated patch PixelCNN, 256 units), 256-way softmax; the §4.1 recipe. Labels exist only
     in the Chrabaszcz et al. npz release, hence its data set."""
-    return Preset(model_class=MultiscalePixelCNN, model=MultiscalePixelCNNConfig(image_size=64, **_IMAGENET),
+    return Preset(model_class=MultiscalePixelCNN, model=_IMAGENET,
                   train=PAPER_RECIPE, dataset="imagenet64_npz",
                   description="Reed et al. §4.4: class-conditional ImageNet 64x64, 8x8 gated base, type B (12 ResNet + "
                               "4 PixelCNN layers, 256 units), RMSprop 1e-4 -> 1e-5")
@@ -92,7 +93,7 @@ def multiscale_pixelcnn_imagenet_class() -> Preset:
 def multiscale_pixelcnn_imagenet128_class() -> Preset:
     """§4.4, Table 3's 128 column: "trained four upscaling networks to produce up to 128×128 samples" from
     the 8×8 base. pixelar has no ImageNet 128×128 data set: give one (``folder:`` or ``npz:`` with labels)."""
-    return Preset(model_class=MultiscalePixelCNN, model=MultiscalePixelCNNConfig(image_size=128, **_IMAGENET),
+    return Preset(model_class=MultiscalePixelCNN, model=dataclasses.replace(_IMAGENET, image_size=128),
                   train=PAPER_RECIPE, dataset=None,
                   description="Reed et al. §4.4: class-conditional ImageNet 128x128 (four upscalers from 8x8), "
                               "RMSprop 1e-4 -> 1e-5")
