@@ -294,3 +294,28 @@ def test_log_variance_shift_reaches_colorize_and_upscale():
     a = model.colorize(aux, generator=torch.Generator().manual_seed(0), log_variance_shift=2.0)
     b = model.colorize(aux, generator=torch.Generator().manual_seed(0), log_scale_shift=1.0)
     assert torch.equal(a, b) and torch.equal(grayscale_view(a), aux)
+
+
+# ---- §4.2 pyramid embedding: one down-sampling, two up-samplings (learned x2) ----------------------
+
+@pytest.mark.parametrize("h", [1, 2, 3, 4, 8])
+def test_pyramid_embedding_learns_the_upsampling_to_the_level_resolution(h):
+    from pixelar.models.auxiliary import UpsamplingEmbedding, updown_schedule
+    torch.manual_seed(0)
+    emb = UpsamplingEmbedding(3, 8, 3, 0.0)
+    out = emb(torch.rand(2, 3, h, h) * 2 - 1)
+    assert out.shape == (2, 8, 2 * h, 2 * h)
+    if h >= 2:   # not a 2x2 repetition: the four pixels of a block differ
+        assert not torch.allclose(out[..., 0::2, 0::2], out[..., 1::2, 1::2])
+    assert updown_schedule(6) == (2, 4, 6) and updown_schedule(1) == (0, 0, 1)
+
+
+def test_pyramid_presets_use_the_learned_upsampling_and_pass_causality():
+    assert pixelar.registry.get_preset("pyramid_pixelcnn", "cifar10").model.embedding_upsampling == "learned"
+    model = reduced("pyramid_pixelcnn", "small", **TINY_PYR)
+    model.data_dependent_init(_x(4, 8))
+    assert type(model.embeddings[0]).__name__ == "UpsamplingEmbedding"
+    for label, factor in model.causal_factors(torch.Generator().manual_seed(0)):
+        assert find_leaks(factor) == [], label
+    old = reduced("pyramid_pixelcnn", "small", **TINY_PYR, embedding_upsampling="repeat")
+    assert type(old.embeddings[0]).__name__ == "AuxEmbedding"

@@ -65,7 +65,7 @@ def pyramid_pixelcnn_cifar10() -> Preset:
     return Preset(model_class=PyramidPixelCNN,
                   model=PyramidPixelCNNConfig(image_size=32, base_size=8, num_filters=160, num_resnet=2,
                                               embedding_filters=160, embedding_resnet=6, num_mixtures=10,
-                                              dropout=0.5),
+                                              dropout=0.5, embedding_upsampling="learned"),
                   train=_adam(pixelcnn_pp_cifar10_released().train), dataset="cifar10",
                   description="Pyramid PixelCNN, CIFAR-10: 32 <- 16 <- 8, light PixelCNN++ per level")
 
@@ -91,6 +91,7 @@ def pyramid_pixelcnn_small() -> Preset:
     """32 <- 16 <- 8 with 32-filter levels (2 gated ResNets per stream) for 2 CPU cores."""
     return Preset(model_class=PyramidPixelCNN,
                   model=PyramidPixelCNNConfig(image_size=32, base_size=8, num_filters=32, num_resnet=2,
-                                              embedding_filters=32, embedding_resnet=3, num_mixtures=5, dropout=0.0),
+                                              embedding_filters=32, embedding_resnet=3, num_mixtures=5, dropout=0.0,
+                                              embedding_upsampling="learned"),
                   train=_adam(pixelcnn_pp_small().train), dataset="cifar10",
                   description="small Pyramid PixelCNN for 2 CPU cores")
