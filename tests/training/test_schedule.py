@@ -64,13 +64,15 @@ def test_centred_rmsprop_is_built():
 
 
 def test_trainer_follows_the_schedule_and_resumes_on_it(tmp_path):
-    """The rate set for step s is lr_at(s), also after a resume (the schedule is a function of the step)."""
+    """The rate set for step s is lr_at(s), also after a resume (the schedule is a function of the step);
+    random flips resume exactly too."""
     def model():
         torch.manual_seed(0)
         return pixelar.build("gated_pixelcnn", "small", image_size=6, hidden=12, output_features=16, num_layers=2)
 
     cfg = TrainConfig(optimizer="rmsprop", rmsprop_centered=True, lr=1e-3, lr_final=1e-4, lr_decay_steps=4,
-                      lr_milestones=(3,), lr_gamma=0.5, batch_size=4, log_every=1, checkpoint_every=2, seed=1)
+                      lr_milestones=(3,), lr_gamma=0.5, batch_size=4, log_every=1, checkpoint_every=2, seed=1,
+                      hflip=True)
     data = random_dataset(8, size=6)
     full = Trainer(model(), cfg, data, tmp_path / "full", progress=False)
     seen = []

@@ -29,6 +29,7 @@ class TrainConfig:
     grad_clip: float = 0.0         # max global gradient norm; 0 = off
     ema: float = 0.0               # Polyak averaging decay; 0 = off (warmed up: see training/ema.py)
     batch_size: int = 16           # per process and per micro-batch
+    hflip: bool = False            # random horizontal flips of the training images (data/transforms.RandomHFlip)
     accumulate: int = 1            # micro-batches whose gradients are summed into one step
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"   # network autocast; log-probs stay fp32
     eval_batch_size: int = 64

@@ -24,6 +24,7 @@ from tqdm import tqdm
 from .. import checkpoint as ckpt
 from .. import config as config_lib
 from ..data.base import batch_to, collate, set_epoch, split_batch
+from ..data.transforms import RandomHFlip
 from ..distributions.base import bits_per_dim
 from ..errors import PixelarError
 from ..evaluation.bpd import evaluate
@@ -64,7 +65,7 @@ class Trainer:
         self.model = model.to(device)
         self.net: torch.nn.Module = self.model   # what the forward pass goes through (DDP when distributed)
         self.cfg = cfg
-        self.train_data = train_data
+        self.train_data = RandomHFlip(train_data, cfg.seed) if cfg.hflip else train_data
         self.eval_data = eval_data
         self.out = Path(out_dir)
         self.device = device
