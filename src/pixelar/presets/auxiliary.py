@@ -4,7 +4,8 @@ Each factor is a PixelCNN++ (160 filters, 10 logistics, dropout 0.5: text lost, 
 released PixelCNN++ code's). Optimizer: "For numeric optimization, we use Adam" with "an exponential
 learning rate decay ... applied after each iteration" (the text); its numbers are lost, so the rate
 (1e-3), the decay (0.999995 per step), the batch (16) and Polyak averaging (0.9995) are our choice, the
-PixelCNN++ recipe's. The CelebA presets train on pixelar's celeba32 / celeba128 data sets (the loader
+PixelCNN++ recipe's. "We augment the training data by random horizontal image flipping": train.hflip
+in every preset. The CelebA presets train on pixelar's celeba32 / celeba128 data sets (the loader
 exists; no CelebA files are on the development machine).
 """
 from __future__ import annotations
