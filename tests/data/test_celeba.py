@@ -84,3 +84,33 @@ def test_celeba_errors(celeba_root, tmp_path):
     Image.fromarray(np.zeros((100, 100, 3), np.uint8)).save(root / "img_align_celeba" / "000001.jpg", "PNG")
     with pytest.raises(DataError, match="000001.jpg is 100x100"):
         load_dataset("celeba64", "train", root=root)[0]
+
+
+def test_celeba_margins_crop_each_side_and_resize(celeba_root):
+    """K&L §4.2: "a fixed crop (left margin, right margin, top margin, bottom margin)"."""
+    root, faces = celeba_root
+    ds = load_dataset("celeba32?margins=1,9,20,70", "train", root=root)     # 178-10 x 218-90 = 168x128
+    assert ds.info.name == "celeba32_margins1-9-20-70"
+    want = np.asarray(Image.fromarray(faces["000001.jpg"]).crop((1, 20, 169, 148))
+                      .resize((32, 32), Image.Resampling.LANCZOS))
+    assert np.array_equal(ds[0][0].numpy().transpose(1, 2, 0), want)
+    exact = load_dataset("celeba64?margins=57,57,77,77", "train", root=root)  # a 64x64 window: no resize
+    assert np.array_equal(exact[0][0].numpy().transpose(1, 2, 0), faces["000001.jpg"][77:141, 57:121])
+    for bad in ("1,2,3", "100,100,0,0", "a,b,c,d", "-1,0,0,0"):
+        with pytest.raises(DataError, match="LEFT,RIGHT,TOP,BOTTOM"):
+            load_dataset(f"celeba32?margins={bad}", "train", root=root)
+
+
+def test_celeba_random_partition_splits_every_image_into_train_and_test(celeba_root):
+    """K&L §4.2: "a random [·] subset of all images as training set and the remaining images as a test set"."""
+    root, _ = celeba_root
+    train = load_dataset("celeba32?partition=random&train_fraction=0.6&split_seed=1", "train", root=root)
+    test = load_dataset("celeba32?partition=random&train_fraction=0.6&split_seed=1", "test", root=root)
+    assert len(train) == 3 and len(test) == 2 and not set(train.names) & set(test.names)
+    assert sorted(train.names + test.names) == sorted(PARTITION)
+    again = load_dataset("celeba32?partition=random&train_fraction=0.6&split_seed=1", "train", root=root)
+    assert again.names == train.names and train.info.name == "celeba32_random0.6-1"
+    with pytest.raises(DataError, match="no split 'valid' with partition=random"):
+        load_dataset("celeba32?partition=random", "valid", root=root)
+    with pytest.raises(DataError, match="partition must be"):
+        load_dataset("celeba32?partition=mine", "train", root=root)

@@ -165,7 +165,7 @@ def test_colorize_keeps_the_grayscale_view_under_every_sampling_option():
         assert out.dtype == torch.uint8 and out.shape == (2, 3, 4, 4)
         assert torch.equal(grayscale_view(out), aux), key
     assert torch.equal(runs["plain"], runs["plain again"])          # same seed, same images
-    assert torch.equal(runs["map"], runs["map, other seed"])        # MAP: no randomness left
+    assert not torch.equal(runs["map"], runs["map, other seed"])    # MAP draws a component (§4.2)
     raw = model.colorize(aux, generator=torch.Generator().manual_seed(0), consistent=False, map_sampling=True,
                          log_scale_shift=1.0)
     assert raw.shape == (2, 3, 4, 4)
@@ -243,3 +243,79 @@ def test_eval_command_reports_a_bound_with_its_parts(tmp_path, capsys):
     r = json.loads(capsys.readouterr().out)
     shares = [v["share_bits_per_dim"] for v in r["parts"].values()]
     assert r["bound"] and math.isclose(sum(shares), r["bits_per_dim"], abs_tol=1e-9)
+
+
+# ---- §4.2 sampling controls: MAP by component, reduced variance in log-variance units ---------------
+
+def _two_component_factor(levels: int = 256):
+    """A 1x1, 1-channel logistic-mixture Factor with two equally weighted components at levels ~40 and ~200."""
+    from pixelar.models.auxiliary import Factor, factor_config
+    cfg = factor_config(1, 1, levels, "logistic_mixture", 2)
+    params = torch.zeros(1, 6, 1, 1)                         # m logits, c*m means, c*m log-scales (1 channel)
+    params[0, 2:4, 0, 0] = torch.tensor([40 / 127.5 - 1, 200 / 127.5 - 1])
+    params[0, 4:6, 0, 0] = -3.0
+    return Factor(cfg, torch.nn.Linear(1, 1), lambda x, ctx: params.expand(x.shape[0], -1, -1, -1), None, "toy")
+
+
+def test_map_on_the_consistent_path_samples_a_component_and_takes_its_mode():
+    from pixelar.sampling.auxiliary import sample_constrained
+    factor = _two_component_factor()
+    every = lambda x, i, j, c: torch.ones(x.shape[0], 256, dtype=torch.bool)       # noqa: E731
+    out = sample_constrained(factor, 400, every, torch.Generator().manual_seed(0), map_sampling=True)
+    values = set(out.flatten().tolist())
+    assert values == {40, 200}                               # each component's mode, both drawn
+    frac = float((out == 40).float().mean())
+    assert 0.4 < frac < 0.6                                  # by their (equal) weights
+    # with the mode of component 1 not allowed, its samples take the allowed level nearest to it
+    upper = lambda x, i, j, c: torch.arange(256)[None].expand(x.shape[0], -1) >= 100   # noqa: E731
+    out = sample_constrained(factor, 400, upper, torch.Generator().manual_seed(0), map_sampling=True)
+    assert set(out.flatten().tolist()) == {100, 200}
+
+
+def test_reduced_variance_shift_is_in_log_variance_units():
+    """§4.2 subtracts constants "from the predicted log-variance": log-variance = 2 log-scale + log(pi^2/3),
+    so log_variance_shift=c lowers the log-variance of every component by exactly c."""
+    from pixelar.distributions.logistic_mixture import DiscretizedLogisticMixture
+    from pixelar.sampling.auxiliary import _shift_log_scales, log_scale_shift_of
+    dist = DiscretizedLogisticMixture(3, 256, 2)
+    params = torch.randn(1, dist.num_params, 1, 1)
+    m, c = 2, 3
+    log_var = lambda p: 2 * p[:, m + c * m:m + 2 * c * m] + math.log(math.pi ** 2 / 3)   # noqa: E731
+    for shift in (0.5, 1.0, 2.0):
+        shifted = _shift_log_scales(dist, params, log_scale_shift_of(log_variance_shift=shift))
+        assert torch.allclose(log_var(params) - log_var(shifted), torch.full((1, c * m, 1, 1), shift))
+    assert log_scale_shift_of(log_scale_shift=1.0) == 1.0 and log_scale_shift_of(1.0, 2.0) == 2.0
+
+
+def test_log_variance_shift_reaches_colorize_and_upscale():
+    model = reduced("grayscale_pixelcnn", "small", **TINY_GRAY)
+    model.data_dependent_init(_x(4, 4))
+    aux = grayscale_view(_x(1, 4, seed=3))
+    a = model.colorize(aux, generator=torch.Generator().manual_seed(0), log_variance_shift=2.0)
+    b = model.colorize(aux, generator=torch.Generator().manual_seed(0), log_scale_shift=1.0)
+    assert torch.equal(a, b) and torch.equal(grayscale_view(a), aux)
+
+
+# ---- §4.2 pyramid embedding: one down-sampling, two up-samplings (learned x2) ----------------------
+
+@pytest.mark.parametrize("h", [1, 2, 3, 4, 8])
+def test_pyramid_embedding_learns_the_upsampling_to_the_level_resolution(h):
+    from pixelar.models.auxiliary import UpsamplingEmbedding, updown_schedule
+    torch.manual_seed(0)
+    emb = UpsamplingEmbedding(3, 8, 3, 0.0)
+    out = emb(torch.rand(2, 3, h, h) * 2 - 1)
+    assert out.shape == (2, 8, 2 * h, 2 * h)
+    if h >= 2:   # not a 2x2 repetition: the four pixels of a block differ
+        assert not torch.allclose(out[..., 0::2, 0::2], out[..., 1::2, 1::2])
+    assert updown_schedule(6) == (2, 4, 6) and updown_schedule(1) == (0, 0, 1)
+
+
+def test_pyramid_presets_use_the_learned_upsampling_and_pass_causality():
+    assert pixelar.registry.get_preset("pyramid_pixelcnn", "cifar10").model.embedding_upsampling == "learned"
+    model = reduced("pyramid_pixelcnn", "small", **TINY_PYR)
+    model.data_dependent_init(_x(4, 8))
+    assert type(model.embeddings[0]).__name__ == "UpsamplingEmbedding"
+    for label, factor in model.causal_factors(torch.Generator().manual_seed(0)):
+        assert find_leaks(factor) == [], label
+    old = reduced("pyramid_pixelcnn", "small", **TINY_PYR, embedding_upsampling="repeat")
+    assert type(old.embeddings[0]).__name__ == "AuxEmbedding"

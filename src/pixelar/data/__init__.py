@@ -70,9 +70,11 @@ def _imagenet(size: int, release: str) -> Callable[..., Dataset]:
 
 
 def _celeba(size: int) -> Callable[..., Dataset]:
-    def load(split: str, root: Any, download: bool, crop_size: int = 140) -> Dataset:
+    def load(split: str, root: Any, download: bool, crop_size: int = 140, margins: str = "",
+             partition: str = "official", train_fraction: float = 0.9, split_seed: int = 0) -> Dataset:
         from pixelar.data.celeba import load_celeba
-        return load_celeba(size, split, root, download, crop_size=crop_size)
+        return load_celeba(size, split, root, download, crop_size=crop_size, margins=margins, partition=partition,
+                           train_fraction=train_fraction, split_seed=split_seed)
     return load
 
 

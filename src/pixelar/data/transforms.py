@@ -9,6 +9,7 @@ DataLoader worker, whatever order items are read in.
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import numpy as np
 import torch
@@ -80,3 +81,42 @@ def pil_to_hwc(image: Image.Image) -> np.ndarray:
     """Pillow image in mode "RGB" or "L" -> uint8 (H, W, C) array with C = 3 or 1."""
     array = np.asarray(image, dtype=np.uint8)
     return array[:, :, None] if array.ndim == 2 else array
+
+
+class RandomHFlip:
+    """A training set whose items are mirrored left-right with probability 1/2 (Kolesnikov & Lampert §4.1:
+    "We augment the training data by random horizontal image flipping"); spatial conditioning maps are
+    mirrored with their image.
+
+    Item ``i`` of epoch ``e`` is flipped when a generator seeded by (seed, e, i) says so: the same on every
+    run, in every worker and after a resume. ``set_epoch`` selects the epoch (and passes it on to the data
+    set it wraps); everything else (``info``, ...) is the wrapped data set's.
+    """
+
+    def __init__(self, dataset: Any, seed: int) -> None:
+        self.dataset, self.seed, self.epoch = dataset, seed, 0
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "dataset":                      # not set yet (unpickling): no recursion
+            raise AttributeError(name)
+        return getattr(self.dataset, name)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        select = getattr(self.dataset, "set_epoch", None)
+        if select is not None:
+            select(epoch)
+
+    def flipped(self, index: int) -> bool:
+        return bool(torch.rand((), generator=seeded_generator(self.seed, self.epoch, index, 0xF11F)) < 0.5)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, Any]:
+        image, target = self.dataset[index]
+        if not self.flipped(index):
+            return image, target
+        if isinstance(target, dict) and torch.is_tensor(target.get("spatial")):
+            target = {**target, "spatial": target["spatial"].flip(-1)}
+        return image.flip(-1), target

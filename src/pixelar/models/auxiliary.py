@@ -117,6 +117,53 @@ class AuxEmbedding(nn.Module):
         return F.elu(h)
 
 
+def updown_schedule(num_resnet: int) -> tuple[int, int, int]:
+    """Residual blocks after which the pyramid embedding down-samples once and up-samples twice.
+
+    §4.2: "downsampling layer after the residual block number [·] and upsampling layers after the
+    residual blocks number [·] and [·]" - the numbers are lost in the text: our choice spreads them
+    over thirds, the last up-sampling after the last block (6 blocks: 2, 4, 6; 0 = right after the
+    input convolution)."""
+    return num_resnet // 3, (2 * num_resnet) // 3, num_resnet
+
+
+class UpsamplingEmbedding(nn.Module):
+    """f_w(y_{l+1}) of the Pyramid PixelCNN (§4.2): a single unshifted PixelCNN++-like stream that learns
+    the ×2 up-sampling to its level's resolution.
+
+    (N, C_in, h, h) float in [-1, 1] -> (N, filters, 2h, 2h): a 3x3 convolution, ``num_resnet`` gated
+    ResNets with centred 3x3 convolutions, a stride-2 3x3 convolution after block ``down`` (h -> ⌈h/2⌉),
+    a 2x2 stride-2 weight-normalized transposed convolution after blocks ``up1`` (-> h) and ``up2``
+    (-> 2h), then an ELU (PixelCNN++'s down/up-sampling layers, unshifted). No short-cuts between the
+    resolutions: text silent, our choice.
+    """
+
+    def __init__(self, in_channels: int, filters: int, num_resnet: int, dropout: float) -> None:
+        super().__init__()
+        self.init = CentredConv2d(in_channels + 1, filters, (3, 3))
+        self.layers = nn.ModuleList(GatedResNet(filters, CentredConv2d, 0, dropout, 0) for _ in range(num_resnet))
+        self.down_after, *self.up_after = updown_schedule(num_resnet)
+        self.down = CentredConv2d(filters, filters, (3, 3), stride=2)
+        self.ups = nn.ModuleList(WeightNormConv2d(filters, filters, (2, 2), stride=2, transposed=True)
+                                 for _ in range(2))
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        h_in = y.shape[-1]
+        targets = [h_in, 2 * h_in]          # the sizes after the first and the second up-sampling
+        h = self.init(torch.cat([y, torch.ones_like(y[:, :1])], dim=1))
+        ups = 0
+        for b in range(len(self.layers) + 1):
+            if b == self.down_after:
+                h = self.down(h)                                           # (N, F, ⌈h/2⌉, ⌈h/2⌉)
+            while ups < 2 and b == self.up_after[ups]:
+                t = targets[ups]
+                h = self.ups[ups](h)[..., :t, :t]   # (2·in + 1) rows (output_padding) cropped to the target
+                ups += 1
+            if b < len(self.layers):
+                h = self.layers[b](h)
+        return F.elu(h)                                                    # (N, F, 2h, 2h)
+
+
 class LightPixelCNNPlusPlus(FirstShiftedLayer, nn.Module):
     """PixelCNN++'s shifted u/ul streams at a single resolution, biased by a spatial map.
 

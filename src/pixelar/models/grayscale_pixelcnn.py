@@ -37,7 +37,10 @@ class GrayscalePixelCNNConfig(ImageModelConfig):
     num_mixtures: int = 10
     aux_levels: int = 16            # levels of ŷ (16 = 4-bit grayscale)
     num_filters: int = 160          # both PixelCNN++s
-    num_resnet: int = 5
+    num_resnet: int = 5             # p(ŷ)'s gated ResNets per block
+    # p(x | ŷ)'s (0 = num_resnet). §3.3: "for parameterizing p(x|ŷ) and f_w(ŷ) we use [·] residual
+    # blocks instead of [·]" - a different count from p(ŷ)'s; the numbers are lost (presets: our choice)
+    conditional_resnet: int = 0
     embedding_filters: int = 160    # f_w(ŷ)
     embedding_resnet: int = 5
     dropout: float = 0.5
@@ -51,6 +54,8 @@ class GrayscalePixelCNNConfig(ImageModelConfig):
             raise ConfigError("grayscale_pixelcnn is unconditional: num_classes must be 0")
         if not 2 <= self.aux_levels <= self.num_levels:
             raise ConfigError(f"aux_levels must be in 2..num_levels ({self.num_levels}), got {self.aux_levels}")
+        if self.conditional_resnet < 0:
+            raise ConfigError(f"conditional_resnet must be >= 0 (0 = num_resnet), got {self.conditional_resnet}")
         if min(self.embedding_filters, self.embedding_resnet) < 1:
             raise ConfigError("embedding_filters and embedding_resnet must be >= 1")
         # the two PixelCNN++s check the rest (image_size multiple of 4, distribution, widths)
@@ -66,7 +71,7 @@ class GrayscalePixelCNNConfig(ImageModelConfig):
     def conditional_config(self) -> PixelCNNPlusPlusConfig:
         return PixelCNNPlusPlusConfig(image_channels=3, image_size=self.image_size, num_levels=self.num_levels,
                                       distribution=self.distribution, num_mixtures=self.num_mixtures,
-                                      num_filters=self.num_filters, num_resnet=self.num_resnet,
+                                      num_filters=self.num_filters, num_resnet=self.conditional_resnet or self.num_resnet,
                                       dropout=self.dropout)
 
 

@@ -7,13 +7,37 @@ import dataclasses
 
 import torch
 import torch.nn.functional as F
+from torch import nn
+
+from ..nn.upscale import ResNet
 
 
 @dataclasses.dataclass
 class EncodedCond:
-    """Conditioning computed once per batch: ``vec`` (N, cond_dim) or None, ``spatial`` (N, S, h, w) or None."""
+    """Conditioning computed once per batch: ``vec`` (N, cond_dim) or None, ``spatial`` (N, S, h, w) or None
+    (the raw map, or its spatial-encoder features), ``scale_vecs`` {k: (N, cond_dim)} for the scales that
+    have their own text encoder (Reed et al. §4.2: separate encoders above 32×32)."""
     vec: torch.Tensor | None
     spatial: torch.Tensor | None
+    scale_vecs: dict[int, torch.Tensor] = dataclasses.field(default_factory=dict)
+
+    def vec_at(self, k: int) -> torch.Tensor | None:
+        """The class/text vector scale k's upscalers read."""
+        return self.scale_vecs.get(k, self.vec)
+
+
+class SpatialEncoder(nn.Module):
+    """Reed et al. §4.2: "we then encode these spatial features using a 12-layer ResNet": (N, S, h, w) maps ->
+    (N, features, h, w) at the map's own resolution (resized to every scale afterwards). The ResNet is the
+    upscalers' (nn/upscale.py: 3×3 conv in, ``num_layers`` residual 3×3 units, ReLU); it is unmasked, since
+    a condition may be read at every pixel."""
+
+    def __init__(self, channels: int, features: int, num_layers: int) -> None:
+        super().__init__()
+        self.resnet = ResNet(channels, features, num_layers)
+
+    def forward(self, m: torch.Tensor) -> torch.Tensor:
+        return self.resnet(m, None)
 
 
 def resize_map(m: torch.Tensor, size: int) -> torch.Tensor:

@@ -5,8 +5,8 @@ image, not averaging) down to the base x_0 of size B×B. Then exactly
 
     log p(x) = log p(x_0) + Σ_{k=1..L} Σ_{g=2,3,4} log p(G_g(x_k) | G_1..G_{g-1}(x_k), cond)
 
-because group 1 of x_k *is* x_{k-1} (and contains every lower scale). x_0 is modelled by a masked
-PixelCNN (raster order, R→G→B with a softmax); every other group by an upscaling network
+because group 1 of x_k *is* x_{k-1} (and contains every lower scale). x_0 is modelled by a Gated
+PixelCNN (models/multiscale_base.py; raster order, R→G→B with a softmax); every other group by an upscaling network
 (nn/upscale.py, type A or B) that sees the earlier groups of its scale stacked as channels.
 Groups are generated in parallel, so sampling takes O(B² + L·const) network evaluations:
 O(log N) for N pixels (sampling/multiscale.py).
@@ -33,12 +33,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import ConfigError, PixelarError
-from ..nn.masked import MaskedConv2d
 from ..nn.text import CharCNNGRU, encode_text
 from ..nn.upscale import UpscalerA, UpscalerB
 from .base import AutoregressiveModel, ImageModelConfig
-from .multiscale_cond import EncodedCond, resize_map
-from .pixelcnn import ResidualBlock
+from .multiscale_base import build_base
+from .multiscale_cond import EncodedCond, SpatialEncoder, resize_map
 
 # (row, col) offset inside a 2×2 cell of groups 1..4 (Figure 2)
 GROUP_OFFSETS = {1: (0, 0), 2: (0, 1), 3: (1, 0), 4: (1, 1)}
@@ -47,8 +46,11 @@ GROUP_OFFSETS = {1: (0, 0), 2: (0, 1), 3: (1, 0), 4: (1, 1)}
 @dataclasses.dataclass(frozen=True)
 class MultiscalePixelCNNConfig(ImageModelConfig):
     base_size: int = 8            # B: resolution modelled by the base PixelCNN (capped at image_size)
-    base_hidden: int = 64         # base PixelCNN: h (residual blocks carry 2h features)
-    base_layers: int = 6          # mask-A layer + (base_layers - 1) residual blocks
+    # "gated": every PixelCNN (base and type-B patch nets) is a Gated PixelCNN, as §4.4 says;
+    # "masked": pixelar's earlier blind-spot masked PixelCNNs (models/multiscale_base.py)
+    pixelcnn: Literal["gated", "masked"] = "masked"
+    base_hidden: int = 64         # base PixelCNN: h per gated stack ("masked": residual blocks carry 2h)
+    base_layers: int = 6          # gated layers ("masked": mask-A layer + base_layers - 1 residual blocks)
     base_output_features: int = 128
     upscaler: Literal["A", "B"] = "B"
     hidden: int = 64              # units of every upscaling network
@@ -56,8 +58,13 @@ class MultiscalePixelCNNConfig(ImageModelConfig):
     num_pixelcnn: int = 2         # type B: layers of the shallow patch PixelCNN
     patch_size: int = 4           # type B: M (capped at the group's size)
     spatial_channels: int = 0     # > 0: spatial conditioning maps with this many channels
+    spatial_resnet: int = 0       # > 0: maps go through a ResNet of this many layers (width ``hidden``) first
     text_vocab: int = 0           # > 0: caption conditioning with this many character codes (0 = padding)
+    text_conv: int = 2            # char-CNN convolutions of the caption encoder (§4.2: three)
+    text_length: int = 0          # captions padded (and cut) to this many characters; 0 = the longest (§4.2: 201)
+    text_shared_up_to: int = 0    # > 0: upscalers to sizes above this get their own text encoder (§4.2: 32)
     cond_dim: int = 64            # width of the class/text embedding
+    # Field defaults reproduce pixelar's earlier models (so their checkpoints load); presets set the paper's values.
 
     def validate(self) -> None:
         super().validate()
@@ -79,6 +86,8 @@ class MultiscalePixelCNNConfig(ImageModelConfig):
                                       "patches: choose a patch_size dividing every group size")
         if min(self.spatial_channels, self.text_vocab) < 0 or (self.text_vocab == 1):
             raise ConfigError("spatial_channels must be >= 0 and text_vocab 0 or >= 2")
+        if min(self.spatial_resnet, self.text_length, self.text_shared_up_to) < 0 or self.text_conv < 1:
+            raise ConfigError("spatial_resnet, text_length and text_shared_up_to must be >= 0 and text_conv >= 1")
 
     @property
     def effective_base(self) -> int:
@@ -88,34 +97,6 @@ class MultiscalePixelCNNConfig(ImageModelConfig):
         """Side of every scale, base first: [B, 2B, ..., image_size]."""
         return [self.effective_base * 2 ** k
                 for k in range(int(round(math.log2(self.image_size / self.effective_base))) + 1)]
-
-
-class BasePixelCNN(nn.Module):
-    """The masked PixelCNN of models/pixelcnn.py at the base resolution, with condition biases.
-
-    (N, C, B, B) in [-1, 1] -> (N, P, B, B). The spatial map enters through a plain 1×1
-    convolution (a condition may be read at every pixel) and ``vec`` as a bias.
-    """
-
-    def __init__(self, cfg: MultiscalePixelCNNConfig, num_params: int, groups: int) -> None:
-        super().__init__()
-        h = cfg.base_hidden
-        self.inp = MaskedConv2d(cfg.image_channels, 2 * h, 7, "A", groups)
-        self.blocks = nn.ModuleList(ResidualBlock(h, 3, groups) for _ in range(cfg.base_layers - 1))
-        self.out1 = MaskedConv2d(2 * h, cfg.base_output_features, 1, "B", groups)
-        self.out2 = MaskedConv2d(cfg.base_output_features, num_params, 1, "B", groups)
-        self.vec = nn.Linear(cfg.cond_dim, 2 * h) if (cfg.num_classes or cfg.text_vocab) else None
-        self.spatial = nn.Conv2d(cfg.spatial_channels, 2 * h, 1) if cfg.spatial_channels else None
-
-    def forward(self, x: torch.Tensor, enc: EncodedCond) -> torch.Tensor:
-        y = self.inp(x)                                              # (N, 2h, B, B)
-        if self.vec is not None and enc.vec is not None:
-            y = y + self.vec(enc.vec)[:, :, None, None]
-        if self.spatial is not None and enc.spatial is not None:
-            y = y + self.spatial(resize_map(enc.spatial, x.shape[-1]))
-        for block in self.blocks:
-            y = block(y)
-        return self.out2(F.relu(self.out1(F.relu(y))))               # (N, P, B, B)
 
 
 class MultiscalePixelCNN(AutoregressiveModel):
@@ -129,21 +110,31 @@ class MultiscalePixelCNN(AutoregressiveModel):
         super().__init__(config)
         cfg, C, P, g = config, config.image_channels, self.distribution.num_params, self.num_groups
         self.sizes = cfg.sizes()
-        self.base = BasePixelCNN(cfg, P, g)
+        spatial = cfg.hidden if (cfg.spatial_channels and cfg.spatial_resnet) else cfg.spatial_channels
+        self.base = build_base(cfg, P, g, spatial)
         self.class_embedding = nn.Embedding(cfg.num_classes, cfg.cond_dim) if cfg.num_classes else None
-        self.text_encoder = CharCNNGRU(cfg.text_vocab, cfg.cond_dim, cfg.cond_dim) if cfg.text_vocab else None
+        self.spatial_encoder = (SpatialEncoder(cfg.spatial_channels, cfg.hidden, cfg.spatial_resnet)
+                                if cfg.spatial_channels and cfg.spatial_resnet else None)
+
+        def text_encoder() -> CharCNNGRU:
+            return CharCNNGRU(cfg.text_vocab, cfg.cond_dim, cfg.cond_dim, num_conv=cfg.text_conv)
+        # one encoder for the base and the upscalers up to text_shared_up_to, one per scale above it
+        self.text_encoder = text_encoder() if cfg.text_vocab else None
+        self.own_text_scales = [k for k, s in enumerate(self.sizes) if k and cfg.text_vocab
+                                and cfg.text_shared_up_to and s > cfg.text_shared_up_to]
+        self.scale_text_encoders = nn.ModuleList(text_encoder() for _ in self.own_text_scales)
         has_vec = bool(cfg.num_classes or cfg.text_vocab)
         self.upscalers = nn.ModuleList()
         self.vec_proj = nn.ModuleList()
         for _ in self.sizes[1:]:
             level = nn.ModuleList()
             for grp in (2, 3, 4):
-                ctx = (grp - 1) * C + 4 * cfg.spatial_channels   # earlier groups + the map's 4 sub-lattices
+                ctx = (grp - 1) * C + 4 * spatial   # earlier groups + the map's 4 sub-lattices
                 if cfg.upscaler == "A":
                     level.append(UpscalerA(ctx, C, P, cfg.hidden, cfg.num_resnet, g))
                 else:
                     level.append(UpscalerB(ctx, C, P, cfg.hidden, cfg.num_resnet, cfg.num_pixelcnn,
-                                           cfg.patch_size, g))
+                                           cfg.patch_size, g, gated=cfg.pixelcnn == "gated"))
             self.upscalers.append(level)
             self.vec_proj.append(nn.ModuleList(nn.Linear(cfg.cond_dim, cfg.hidden) for _ in range(3))
                                  if has_vec else nn.ModuleList())
@@ -211,21 +202,30 @@ class MultiscalePixelCNN(AutoregressiveModel):
                 raise ValueError(f"need one caption per image: {len(d['text'])} for {x.shape[0]} images")
 
     def encode(self, cond: Any, n: int, device: torch.device) -> EncodedCond:
-        """Run the class embedding / text encoder once; the spatial map is resized per scale later."""
-        d = self._cond_dict(cond)
-        vec = None
+        """Run the class embedding, text encoder(s) and spatial encoder once; maps are resized per scale later."""
+        d, c = self._cond_dict(cond), self.config
+        label = None
         if self.class_embedding is not None and d.get("label") is not None:
-            vec = self.class_embedding(d["label"].to(device))
+            label = self.class_embedding(d["label"].to(device))
+        vec, scale_vecs = label, {}
         if self.text_encoder is not None:
             text = d.get("text")
             if text is None:
-                text = torch.zeros(n, 1, dtype=torch.long)                # the empty caption
+                text = torch.zeros(n, c.text_length or 1, dtype=torch.long)   # the empty caption
             elif not torch.is_tensor(text):
-                text = encode_text(list(text), self.config.text_vocab)
-            t = self.text_encoder(text.to(device))
-            vec = t if vec is None else vec + t
+                text = encode_text(list(text), c.text_vocab, length=c.text_length or None)
+            text = text.to(device)
+
+            def add(t: torch.Tensor) -> torch.Tensor:
+                return t if label is None else label + t
+            vec = add(self.text_encoder(text))
+            scale_vecs = {k: add(e(text)) for k, e in zip(self.own_text_scales, self.scale_text_encoders)}
         spatial = d.get("spatial")
-        return EncodedCond(vec, spatial.to(device).float() if spatial is not None else None)
+        if spatial is not None:
+            spatial = spatial.to(device).float()
+            if self.spatial_encoder is not None:
+                spatial = self.spatial_encoder(spatial)                      # (N, hidden, h, w)
+        return EncodedCond(vec, spatial, scale_vecs)
 
     # ---- factors ----------------------------------------------------------------------------
     def stride(self, k: int) -> int:
@@ -241,9 +241,10 @@ class MultiscalePixelCNN(AutoregressiveModel):
             # the map at this scale (2h × 2h), cut into the four group lattices: (N, 4S, h, w)
             parts.append(F.pixel_unshuffle(resize_map(enc.spatial, 2 * earlier[0].shape[-1]), 2))
         elif self.config.spatial_channels:
-            parts.append(earlier[0].new_zeros(earlier[0].shape[0], 4 * self.config.spatial_channels,
-                                              *earlier[0].shape[2:]))
-        vec = self.vec_proj[k - 1][grp - 2](enc.vec) if enc.vec is not None and len(self.vec_proj[k - 1]) else None
+            width = self.config.hidden if self.spatial_encoder is not None else self.config.spatial_channels
+            parts.append(earlier[0].new_zeros(earlier[0].shape[0], 4 * width, *earlier[0].shape[2:]))
+        v = enc.vec_at(k)
+        vec = self.vec_proj[k - 1][grp - 2](v) if v is not None and len(self.vec_proj[k - 1]) else None
         return self.upscalers[k - 1][grp - 2].features(torch.cat(parts, 1), vec)
 
     def network(self, x: torch.Tensor, cond: Any) -> torch.Tensor:

@@ -8,7 +8,9 @@ The auxiliary variables are the image at half, quarter, ... resolution, made by 
 
 Each level is a light PixelCNN++ (:class:`~.auxiliary.LightPixelCNNPlusPlus`: a few gated
 ResNets, no down/up-sampling); level l < L is biased in every gated ResNet by a deeper
-unshifted embedding of y_{l+1}, computed at y_{l+1}'s resolution and repeated 2x2.
+unshifted embedding f_w of y_{l+1} that learns the ×2 up-sampling to y_l's resolution (§4.2: one
+down-sampling and two up-sampling layers; ``embedding_upsampling="repeat"``: pixelar's earlier
+embedding at y_{l+1}'s resolution, repeated 2x2).
 """
 from __future__ import annotations
 
@@ -21,7 +23,8 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..nn.weightnorm import DataDependentInit
-from .auxiliary import AuxEmbedding, Factor, LightPixelCNNPlusPlus, factor_config, pyramid, scale_levels
+from .auxiliary import (AuxEmbedding, Factor, LightPixelCNNPlusPlus, UpsamplingEmbedding, factor_config, pyramid,
+                        scale_levels)
 from .base import AutoregressiveModel, ImageModelConfig
 from .product import ProductOfFactors
 
@@ -35,6 +38,10 @@ class PyramidPixelCNNConfig(ImageModelConfig):
     num_resnet: int = 2             # gated ResNets per stream and level ("light")
     embedding_filters: int = 160
     embedding_resnet: int = 6       # the embedding of the lower level is deeper than the level model
+    # f_w's way to the level's resolution: "learned" (§4.2: one down- and two up-sampling layers,
+    # :class:`~.auxiliary.UpsamplingEmbedding`) or "repeat" (pixelar's earlier flat stack, repeated 2x2;
+    # the field's default, so that earlier checkpoints load - every preset sets "learned")
+    embedding_upsampling: Literal["learned", "repeat"] = "repeat"
     dropout: float = 0.5
     train_level: int = -1           # -1: train every level; l: only level l (0 = full resolution)
 
@@ -87,8 +94,9 @@ class PyramidPixelCNN(DataDependentInit, ProductOfFactors):
             LightPixelCNNPlusPlus(c.image_channels, P, c.num_filters, c.num_resnet, c.dropout,
                                   spatial_channels=c.embedding_filters if level < L else 0)
             for level in range(L + 1))
-        self.embeddings = nn.ModuleList(AuxEmbedding(c.image_channels, c.embedding_filters, c.embedding_resnet,
-                                                     c.dropout) for _ in range(L))
+        emb = UpsamplingEmbedding if c.embedding_upsampling == "learned" else AuxEmbedding
+        self.embeddings = nn.ModuleList(emb(c.image_channels, c.embedding_filters, c.embedding_resnet, c.dropout)
+                                        for _ in range(L))
 
     @property
     def sizes(self) -> list[int]:
@@ -100,8 +108,11 @@ class PyramidPixelCNN(DataDependentInit, ProductOfFactors):
 
     # ---- network ----------------------------------------------------------------------------
     def context(self, level: int, lower: torch.Tensor) -> torch.Tensor:
-        """Embedding of y_{level+1} (N, C, s/2, s/2) levels, repeated 2x2: (N, E, s, s)."""
+        """Embedding of y_{level+1} (N, C, s/2, s/2) levels at y_level's resolution: (N, E, s, s)
+        (learned up-sampling, or the s/2 features repeated 2x2)."""
         h = self.embeddings[level](scale_levels(lower, self.config.num_levels))
+        if self.config.embedding_upsampling == "learned":
+            return h
         return h.repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)
 
     def level_params(self, level: int, y: torch.Tensor, lower: torch.Tensor | None) -> torch.Tensor:

@@ -44,7 +44,8 @@ class GatedLayer(nn.Module):
     ``first=True`` reads the image (``in_channels``) with a mask-A horizontal
     convolution and has no residual; later layers use mask B and add h.
     ``cond_bias`` (N, 2*hidden) is added to both stacks' pre-activations
-    (the V^T y term of eq. 4), computed by the caller once per image.
+    (the V^T y term of eq. 4), computed by the caller once per image; an (N, 2*hidden, H, W)
+    map (eq. 5's V * s, a condition that may be read at every pixel) is added as it is.
     """
 
     def __init__(self, in_channels: int, hidden: int, kernel_size: int, num_groups: int,
@@ -65,7 +66,8 @@ class GatedLayer(nn.Module):
         v_pre = self.v_conv(v)                                   # (N, 2h, H, W), rows <= r
         h_pre = self.h_conv(h) + self.v_to_h(shift_down(v_pre))  # shifted: rows <= r-1 only
         if cond_bias is not None:
-            b = cond_bias[:, :, None, None]
+            # (N, 2h): a per-image vector (eq. 4); (N, 2h, H, W): a spatial map V * s (eq. 5)
+            b = cond_bias if cond_bias.dim() == 4 else cond_bias[:, :, None, None]
             v_pre, h_pre = v_pre + b, h_pre + b
         v_new = gated_activation(v_pre)
         h_new = self.h_out(gated_activation(h_pre))

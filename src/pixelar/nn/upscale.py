@@ -19,7 +19,7 @@ distribution parameters of group g, (N, P, h, w), in two parts:
     (R→G→B): C evaluations per group; with a joint channel distribution
     (logistic mixture) the target is not read at all: one evaluation.
   - :class:`UpscalerB` (Figure 3B): the features and the target are cut into
-    contiguous M×M patches, and a shallow masked PixelCNN with weights shared
+    contiguous M×M patches, and a shallow (Gated) PixelCNN with weights shared
     across patches runs inside every patch (zero padding at the patch border
     cuts all links between patches): M²·C (or M²) evaluations per group.
 
@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .gated import GatedLayer
 from .masked import MaskedConv2d
 
 
@@ -105,26 +106,37 @@ def from_patches(p: torch.Tensor, n: int, h: int, w: int) -> torch.Tensor:
 
 
 class UpscalerB(nn.Module):
-    """Figure 3B: ResNet features -> M×M patches -> shallow masked PixelCNN shared across patches.
+    """Figure 3B: ResNet features -> M×M patches -> shallow PixelCNN shared across patches.
 
-    The PixelCNN: 3×3 mask-A convolution of the target patch, then ``num_pixelcnn - 1``
-    residual 3×3 mask-B layers, then a 1×1 mask-B output; every layer adds a 1×1 projection of
-    the ResNet features at the same pixel (features see only the context, so any pixel may read them).
+    ``gated=True`` (Reed et al. §4.4: "For all PixelCNNs in the model, we used the same
+    architecture as in (van den Oord et al., 2016b)", the Gated PixelCNN): ``num_pixelcnn`` gated
+    layers (nn/gated.py; 3×3, the first mask A), no blind spot inside the patch; a 1×1 projection
+    of the ResNet features at the same pixel biases every layer's pre-activations (eq. 5's V * s:
+    the features see only the context, so any pixel may read them). Then ReLU and a 1×1 mask-B output.
+    ``gated=False`` (pixelar's earlier patch net): 3×3 mask-A convolution, ``num_pixelcnn - 1``
+    residual 3×3 mask-B layers (blind spot), each adding a 1×1 projection of the features.
     """
 
     patchwise = True
 
     def __init__(self, context_channels: int, image_channels: int, num_params: int, hidden: int,
-                 num_resnet: int, num_pixelcnn: int, patch: int, channel_groups: int) -> None:
+                 num_resnet: int, num_pixelcnn: int, patch: int, channel_groups: int, gated: bool = True) -> None:
         super().__init__()
         g = channel_groups
         self.channel_groups = g
         self.image_channels = image_channels
         self.patch = patch
+        self.gated = gated
         self.resnet = ResNet(context_channels, hidden, num_resnet)
-        self.inp = MaskedConv2d(image_channels, hidden, 3, "A", g)
-        self.layers = nn.ModuleList(MaskedConv2d(hidden, hidden, 3, "B", g) for _ in range(num_pixelcnn - 1))
-        self.feat_proj = nn.ModuleList(nn.Conv2d(hidden, hidden, 1) for _ in range(num_pixelcnn))
+        if gated:
+            # kernel 3 inside a 4×4 patch: text silent on the patch net's kernels (our choice)
+            self.layers = nn.ModuleList([GatedLayer(image_channels, hidden, 3, g, first=True)]
+                                        + [GatedLayer(hidden, hidden, 3, g) for _ in range(num_pixelcnn - 1)])
+            self.feat_proj = nn.ModuleList(nn.Conv2d(hidden, 2 * hidden, 1) for _ in range(num_pixelcnn))
+        else:
+            self.inp = MaskedConv2d(image_channels, hidden, 3, "A", g)
+            self.layers = nn.ModuleList(MaskedConv2d(hidden, hidden, 3, "B", g) for _ in range(num_pixelcnn - 1))
+            self.feat_proj = nn.ModuleList(nn.Conv2d(hidden, hidden, 1) for _ in range(num_pixelcnn))
         self.out = MaskedConv2d(hidden, num_params, 1, "B", g)
 
     def patch_size(self, h: int) -> int:
@@ -137,10 +149,15 @@ class UpscalerB(nn.Module):
         n, _, h, w = target.shape
         m = self.patch_size(h)
         t, f = to_patches(target, m), to_patches(feat, m)          # (N·patches, ·, m, m)
-        # zero padding inside each patch: no pixel reads another patch
-        y = self.inp(t) + self.feat_proj[0](f)
-        for conv, proj in zip(self.layers, self.feat_proj[1:]):
-            y = y + conv(F.relu(y)) + proj(f)
+        # zero padding inside each patch (and the vertical stack's shift): no pixel reads another patch
+        if self.gated:
+            v, y = t, t
+            for layer, proj in zip(self.layers, self.feat_proj):
+                v, y = layer(v, y, proj(f))                        # (N·patches, hidden, m, m) each
+        else:
+            y = self.inp(t) + self.feat_proj[0](f)
+            for conv, proj in zip(self.layers, self.feat_proj[1:]):
+                y = y + conv(F.relu(y)) + proj(f)
         return from_patches(self.out(F.relu(y)), n, h, w)         # (N, P, h, w)
 
     def steps(self, h: int) -> list[tuple[int | None, int | None, int | None]]:

@@ -4,7 +4,8 @@ Each factor is a PixelCNN++ (160 filters, 10 logistics, dropout 0.5: text lost, 
 released PixelCNN++ code's). Optimizer: "For numeric optimization, we use Adam" with "an exponential
 learning rate decay ... applied after each iteration" (the text); its numbers are lost, so the rate
 (1e-3), the decay (0.999995 per step), the batch (16) and Polyak averaging (0.9995) are our choice, the
-PixelCNN++ recipe's. The CelebA presets train on pixelar's celeba32 / celeba128 data sets (the loader
+PixelCNN++ recipe's. "We augment the training data by random horizontal image flipping": train.hflip
+in every preset. The CelebA presets train on pixelar's celeba32 / celeba128 data sets (the loader
 exists; no CelebA files are on the development machine).
 """
 from __future__ import annotations
@@ -19,17 +20,22 @@ from .pixelcnn_pp import pixelcnn_pp_cifar10_released, pixelcnn_pp_small
 
 
 def _adam(train: TrainConfig) -> TrainConfig:
-    """The PixelCNN++ recipe with Adam, as the paper states, instead of Adamax."""
-    return dataclasses.replace(train, optimizer="adam")
+    """The PixelCNN++ recipe with Adam, as the paper states ("For numeric optimization, we use Adam"),
+    instead of Adamax, and random horizontal flips ("We augment the training data by random horizontal
+    image flipping")."""
+    return dataclasses.replace(train, optimizer="adam", hflip=True)
 
 
 @preset(default=True)
 def grayscale_pixelcnn_cifar10() -> Preset:
-    """§3.3: p(4-bit grayscale) and p(x | grayscale), two PixelCNN++s (5 gated ResNets per block,
-    160 filters) and a 5-layer unshifted embedding of ŷ biasing every block of the second."""
+    """§3.3: p(4-bit grayscale) and p(x | grayscale), two PixelCNN++s (160 filters) and an unshifted
+    embedding of ŷ biasing every block of the second. "The only exception is that for parameterizing
+    p(x|ŷ) and f_w(ŷ) we use [·] residual blocks instead of [·]": p(ŷ) keeps PixelCNN++'s 5 per block,
+    p(x | ŷ) and f_w get 3 (the numbers are lost: 3 is our choice; the conditional task is the easier one)."""
     return Preset(model_class=GrayscalePixelCNN,
-                  model=GrayscalePixelCNNConfig(image_size=32, num_filters=160, num_resnet=5, embedding_filters=160,
-                                                embedding_resnet=5, num_mixtures=10, dropout=0.5),
+                  model=GrayscalePixelCNNConfig(image_size=32, num_filters=160, num_resnet=5, conditional_resnet=3,
+                                                embedding_filters=160, embedding_resnet=3, num_mixtures=10,
+                                                dropout=0.5),
                   train=_adam(pixelcnn_pp_cifar10_released().train), dataset="cifar10",
                   description="Grayscale PixelCNN, CIFAR-10: PixelCNN++ for p(ŷ) and p(x|ŷ), 160 filters")
 
@@ -65,7 +71,7 @@ def pyramid_pixelcnn_cifar10() -> Preset:
     return Preset(model_class=PyramidPixelCNN,
                   model=PyramidPixelCNNConfig(image_size=32, base_size=8, num_filters=160, num_resnet=2,
                                               embedding_filters=160, embedding_resnet=6, num_mixtures=10,
-                                              dropout=0.5),
+                                              dropout=0.5, embedding_upsampling="learned"),
                   train=_adam(pixelcnn_pp_cifar10_released().train), dataset="cifar10",
                   description="Pyramid PixelCNN, CIFAR-10: 32 <- 16 <- 8, light PixelCNN++ per level")
 
@@ -91,6 +97,7 @@ def pyramid_pixelcnn_small() -> Preset:
     """32 <- 16 <- 8 with 32-filter levels (2 gated ResNets per stream) for 2 CPU cores."""
     return Preset(model_class=PyramidPixelCNN,
                   model=PyramidPixelCNNConfig(image_size=32, base_size=8, num_filters=32, num_resnet=2,
-                                              embedding_filters=32, embedding_resnet=3, num_mixtures=5, dropout=0.0),
+                                              embedding_filters=32, embedding_resnet=3, num_mixtures=5, dropout=0.0,
+                                              embedding_upsampling="learned"),
                   train=_adam(pixelcnn_pp_small().train), dataset="cifar10",
                   description="small Pyramid PixelCNN for 2 CPU cores")

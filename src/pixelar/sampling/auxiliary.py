@@ -11,12 +11,16 @@ over them): colourings keep ŷ's 4-bit grayscale, and upscaled images average ba
 level. The restriction is exact per sub-pixel: its log-probs come from the distribution's own
 ``log_prob_elementwise`` evaluated on every candidate level.
 
-Options, for both paths: ``temperature``; ``map_sampling`` (unconstrained: the mixture's
-"sample the component, take its mode"; consistent: each sub-pixel takes its most likely allowed
-level given the earlier ones); ``log_scale_shift`` (reduced-variance sampling, §4.2: mixture
-log-scales minus the shift; in the consistent path applied to the parameters before the
--7 floor on log-scales). In the consistent path the temperature divides the restricted
-conditional's log-probs.
+Options, for both paths: ``temperature``; ``map_sampling`` (§4.2: "we randomly sample one of the
+logistic components based on their weight ... Then, we use the mode of this component as sampled pixel
+value"; on the consistent path the component is drawn per pixel in the same way and every sub-pixel takes
+that component's most likely *allowed* level, i.e. the allowed level nearest its mode; a categorical_linear
+output has no components: the most likely allowed level); reduced-variance sampling, §4.2: "subtracting
+constants ... from the predicted log-variance of the mixture components": ``log_variance_shift`` c, in the
+paper's units, or ``log_scale_shift`` in the log-scale's. A logistic's variance is s²π²/3, so
+log-variance = 2·log s + log(π²/3): c = 2 · log_scale_shift; the two add up when both are given. In the
+consistent path the shift is applied to the parameters before the -7 floor on log-scales, and the
+temperature divides the restricted conditional's log-probs.
 """
 from __future__ import annotations
 
@@ -33,6 +37,24 @@ from ..progress import progress as progress_bar
 from .pixels import sample_positions
 
 Feasible = Callable[[torch.Tensor, int, int, int], torch.Tensor]
+
+
+def log_scale_shift_of(log_scale_shift: float = 0.0, log_variance_shift: float = 0.0) -> float:
+    """The log-scale shift of a reduced-variance request: log-variance = 2·log-scale + const, so a
+    log-variance shift c lowers every log-scale by c/2 (the paper's constants are in log-variance units)."""
+    return log_scale_shift + 0.5 * log_variance_shift
+
+
+def _one_component(dist: Any, params: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """Mixture params (n, P, 1, 1) with one component per image kept, drawn by the mixture weights:
+    the other components' logits become -inf (their weight 0), so the mixture is that component alone."""
+    m = dist.num_mixtures
+    logits = params[:, :m, 0, 0]                                            # (n, m)
+    comp = torch.multinomial(torch.softmax(logits.double(), dim=1), 1, generator=generator)   # (n, 1)
+    keep = torch.zeros_like(logits, dtype=torch.bool).scatter_(1, comp, True)
+    params = params.clone()
+    params[:, :m, 0, 0] = logits.masked_fill(~keep, float("-inf"))
+    return params
 
 
 def _shift_log_scales(dist: Any, params: torch.Tensor, shift: float) -> torch.Tensor:
@@ -72,6 +94,8 @@ def sample_constrained(factor: Factor, n: int, feasible: Feasible, generator: to
             params = factor(x)[:, :, i:i + 1, j:j + 1]                       # (n, P, 1, 1)
             if log_scale_shift:
                 params = _shift_log_scales(dist, params, log_scale_shift)
+            if map_sampling and isinstance(dist, DiscretizedLogisticMixture):
+                params = _one_component(dist, params, generator)             # §4.2 MAP: draw the component
             params_k = params.repeat_interleave(K, dim=0)                     # (n*K, P, 1, 1)
             for c in range(C):
                 cand = x[:, :, i, j].repeat_interleave(K, dim=0)              # (n*K, C)
@@ -79,7 +103,7 @@ def sample_constrained(factor: Factor, n: int, feasible: Feasible, generator: to
                 logp = dist.log_prob_elementwise(params_k, cand[:, :, None, None])[:, c, 0, 0].view(n, K)
                 allowed = feasible(x, i, j, c)                                # (n, K)
                 logp = logp.masked_fill(~allowed, float("-inf"))
-                if map_sampling:
+                if map_sampling:                                              # the component's allowed mode
                     x[:, c, i, j] = logp.argmax(dim=1)
                 else:
                     x[:, c, i, j] = gumbel_argmax(logp / temperature, dim=1, generator=generator)
@@ -118,9 +142,10 @@ def gray_feasible(aux: torch.Tensor, num_levels: int, aux_levels: int) -> Feasib
 @torch.no_grad()
 def colorize(model: Any, aux: torch.Tensor, generator: torch.Generator | None = None, temperature: float = 1.0,
              progress: bool = False, consistent: bool = True, map_sampling: bool = False,
-             log_scale_shift: float = 0.0) -> torch.Tensor:
+             log_scale_shift: float = 0.0, log_variance_shift: float = 0.0) -> torch.Tensor:
     """x ~ p(x | ŷ) for ŷ (N, 1, H, W) levels 0..L-1: (N, 3, H, W) uint8 (grayscale view = ŷ if consistent)."""
     c = model.config
+    log_scale_shift = log_scale_shift_of(log_scale_shift, log_variance_shift)
     if aux.dim() != 4 or tuple(aux.shape[1:]) != (1, c.image_size, c.image_size):
         raise ValueError(f"ŷ must be (N, 1, {c.image_size}, {c.image_size}), got {tuple(aux.shape)}")
     if bool(((aux < 0) | (aux >= c.aux_levels)).any()):
@@ -172,10 +197,11 @@ def block_mean_feasible(lower: torch.Tensor, num_levels: int) -> Feasible:
 @torch.no_grad()
 def upscale(model: Any, low: torch.Tensor, generator: torch.Generator | None = None, temperature: float = 1.0,
             progress: bool = False, consistent: bool = True, map_sampling: bool = False,
-            log_scale_shift: float = 0.0) -> torch.Tensor:
+            log_scale_shift: float = 0.0, log_variance_shift: float = 0.0) -> torch.Tensor:
     """Sample every finer level of the pyramid given ``low`` (N, C, s, s), s one of the model's lower
     level sizes: (N, C, S, S) uint8. Consistent: downsampling the result back to s gives ``low``."""
     c, sizes = model.config, model.sizes
+    log_scale_shift = log_scale_shift_of(log_scale_shift, log_variance_shift)
     if low.dim() != 4 or low.shape[1] != c.image_channels or low.shape[2] != low.shape[3] \
             or low.shape[2] not in sizes[1:]:
         raise ConfigError(f"cannot upscale {tuple(low.shape[1:])} to {sizes[0]}x{sizes[0]}: the lower level must "
@@ -198,8 +224,10 @@ def upscale(model: Any, low: torch.Tensor, generator: torch.Generator | None = N
 @torch.no_grad()
 def sample_pyramid(model: Any, n: int, generator: torch.Generator | None = None, temperature: float = 1.0,
                    progress: bool = False, method: str = "auto", consistent: bool = True,
-                   map_sampling: bool = False, log_scale_shift: float = 0.0) -> torch.Tensor:
+                   map_sampling: bool = False, log_scale_shift: float = 0.0,
+                   log_variance_shift: float = 0.0) -> torch.Tensor:
     """The base level ~ p(y_L) (naive sampler), then :func:`upscale`: (n, C, S, S) uint8."""
+    log_scale_shift = log_scale_shift_of(log_scale_shift, log_variance_shift)
     with eval_mode(model):
         base = sample_positions(model.level_factor(model.config.num_scales, None), n, generator=generator,
                             temperature=temperature, method="naive", progress=progress,

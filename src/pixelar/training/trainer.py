@@ -22,6 +22,7 @@ from torch.nn.parallel import DistributedDataParallel
 from .. import checkpoint as ckpt
 from .. import config as config_lib
 from ..data.base import batch_to, collate, set_epoch, split_batch
+from ..data.transforms import RandomHFlip
 from ..distributions.base import bits_per_dim
 from ..errors import PixelarError
 from ..evaluation.bpd import evaluate
@@ -45,7 +46,7 @@ def build_optimizer(params: Any, cfg: TrainConfig) -> torch.optim.Optimizer:
     if cfg.optimizer == "adamax":
         return torch.optim.Adamax(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
     return torch.optim.RMSprop(params, lr=cfg.lr, alpha=cfg.rmsprop_alpha, eps=cfg.rmsprop_eps,
-                               weight_decay=cfg.weight_decay)
+                               centered=cfg.rmsprop_centered, weight_decay=cfg.weight_decay)
 
 
 class Trainer:
@@ -76,7 +77,7 @@ class Trainer:
         self.model = model.to(device)
         self.net: torch.nn.Module = self.model   # what the forward pass goes through (DDP when distributed)
         self.cfg = cfg
-        self.train_data = train_data
+        self.train_data = RandomHFlip(train_data, cfg.seed) if cfg.hflip else train_data
         self.eval_data = eval_data
         self.out = Path(out_dir)
         self.device = device
@@ -156,7 +157,7 @@ class Trainer:
                 self.scaler.update()          # lower the loss scale for the next step
             return self._skip_nonfinite("losses or gradients")
         for group in self.optimizer.param_groups:
-            group["lr"] = self.cfg.lr * self.cfg.lr_decay ** self.step
+            group["lr"] = self.cfg.lr_at(self.step)
         self.guard.snapshot()
         if self.scaler is not None:
             self.scaler.step(self.optimizer)
