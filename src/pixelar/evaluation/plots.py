@@ -17,8 +17,9 @@ import json
 import math
 import os
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -139,23 +140,39 @@ def save_figure(fig: Any, path: str | os.PathLike, force: bool = False) -> Path:
 
 
 def _scale_axes(ax: Any, log: str | None) -> None:
-    from matplotlib.ticker import FuncFormatter, NullFormatter
+    """Log scales for the axes named in ``log`` (call after plotting). An axis whose data span less
+    than a decade (bits/dim nearly always does) gets plain round ticks (4, 4.5, 5), not the one or
+    two powers of ten a log axis would label."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
+
+    class _Positive(MaxNLocator):
+        def tick_values(self, vmin: float, vmax: float) -> Any:
+            ticks = super().tick_values(vmin, vmax)
+            return ticks[ticks > 0]
+
     for axis in log or "":
+        lo, hi = ax.dataLim.intervalx if axis == "x" else ax.dataLim.intervaly
         getattr(ax, f"set_{axis}scale")("log")
-        target = ax.yaxis if axis == "y" else ax.xaxis
-        # Bits/dim spans less than a decade: label the 2..9 ticks too, as plain numbers.
+        target = ax.xaxis if axis == "x" else ax.yaxis
+        narrow = lo > 0 and hi / lo < 10
+        target.set_major_locator(_Positive(nbins=6, steps=[1, 2, 2.5, 5, 10]) if narrow else LogLocator(base=10))
         target.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        target.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}") if axis == "y" else NullFormatter())
+        # Over decades: the 2s and 5s between the powers of ten are labelled too.
+        target.set_minor_formatter(NullFormatter() if narrow else FuncFormatter(_two_five))
+
+
+def _two_five(v: float, _: Any) -> str:
+    return f"{v:g}" if v > 0 and round(v / 10 ** math.floor(math.log10(v))) in (2, 5) else ""
 
 
 def _x_of(s: Series, x: str, per_unit: float) -> list[float]:
     return list(s.steps) if x == "steps" else [t / per_unit for t in s.elapsed_s or ()]
 
 
-_STYLE = {("train_bpd", None): dict(color="#1f77b4", lw=1.4, alpha=0.9),
-          ("test_bpd", "ema"): dict(color="#d62728", lw=2.0, marker="o", ms=4.5),
-          ("test_bpd", "raw"): dict(color="#ff7f0e", lw=1.6, ls="--", marker="s", ms=4),
-          ("test_bpd", None): dict(color="#d62728", lw=2.0, marker="o", ms=4.5)}
+_STYLE = {("train_bpd", None): {"color": "#1f77b4", "lw": 1.4, "alpha": 0.9},
+          ("test_bpd", "ema"): {"color": "#d62728", "lw": 2.0, "marker": "o", "ms": 4.5},
+          ("test_bpd", "raw"): {"color": "#ff7f0e", "lw": 1.6, "ls": "--", "marker": "s", "ms": 4},
+          ("test_bpd", None): {"color": "#d62728", "lw": 2.0, "marker": "o", "ms": 4.5}}
 
 
 def _check_log(log: str | None) -> str | None:
@@ -187,6 +204,7 @@ def learning_curve_png(metrics_path: Path, out_path: Path, log: str | None = Non
             ax.plot(xs, s.bpd, label=f"{s.label}: {s.bpd[-1]:.3f} at step {s.steps[-1]}",
                     **_STYLE.get((s.metric, s.weights), _STYLE["test_bpd", None]))
         ax.set_xlabel("training step" if x == "steps" else f"training wall time ({unit})")
+    for ax in axes:
         _scale_axes(ax, log)
         ax.grid(True, which="both", alpha=0.3)
     axes[0].set_ylabel("bits per dimension (bits/dim)")
@@ -215,9 +233,9 @@ def overlay_png(runs: Sequence[tuple[str, Sequence[Series]]], out_path: str | os
     for colour, (name, series) in zip(colours, runs):
         for s in series:
             tag = f" ({s.weights.upper() if s.weights == 'ema' else s.weights})" if s.weights else ""
-            style = dict(ls="--", marker="s") if s.weights == "raw" else dict(ls="-", marker="o")
+            style = {"ls": "--", "marker": "s"} if s.weights == "raw" else {"ls": "-", "marker": "o"}
             if s.metric == "train_bpd":
-                style = dict(ls="-")
+                style = {"ls": "-"}
             ax.plot(_x_of(s, x, per_unit), s.bpd, color=colour, lw=1.6, ms=3.5, **style,
                     label=f"{name}{tag}: {s.bpd[-1]:.3f} at step {s.steps[-1]}")
     ax.set_xlabel("training step" if x == "steps" else f"training wall time ({unit})")

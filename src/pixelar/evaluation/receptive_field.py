@@ -175,7 +175,7 @@ def write_receptive_field(rf: ReceptiveField, path: str | os.PathLike, force: bo
     fig = Figure(figsize=(n_panels * panel + 2.2, panel + 1.5), layout="constrained")
     axes = fig.subplots(1, n_panels, squeeze=False)[0]
     row, col = rf.pixel
-    target = dict(fill=False, edgecolor="#e41a1c", lw=2.2)
+    target = {"fill": False, "edgecolor": "#e41a1c", "lw": 2.2}
     if rf.image is not None:
         pic = rf.image.permute(1, 2, 0).numpy()
         axes[0].imshow(pic[..., 0] if pic.shape[2] == 1 else pic, cmap="gray", vmin=0, vmax=255,
