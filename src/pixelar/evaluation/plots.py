@@ -12,7 +12,6 @@ The data preparation (``curve_series``) is kept apart from the drawing so it can
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 import math
 import os
@@ -130,13 +129,14 @@ def figure_class(required: bool = False) -> Any:
 
 
 def save_figure(fig: Any, path: str | os.PathLike, force: bool = False) -> Path:
-    """Render ``fig`` to PNG and write it atomically (``imageio.save_png``: refuses to overwrite
-    without ``force``)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, facecolor="white")
-    buf.seek(0)
-    with Image.open(buf) as img:
-        return save_png(img.convert("RGB"), path, force=force)
+    """Render ``fig`` on an Agg canvas and write it as a PNG atomically (``imageio.save_png``: refuses
+    to overwrite without ``force``). One PNG encoding, by Pillow: the canvas's pixels are copied."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    fig.set_dpi(DPI)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    img = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+    return save_png(img.convert("RGB"), path, force=force)
 
 
 def _scale_axes(ax: Any, log: str | None) -> None:
@@ -188,11 +188,16 @@ def learning_curve_png(metrics_path: Path, out_path: Path, log: str | None = Non
     "xy" for log scales. The title names the run (its directory). Overwrites ``out_path``: the
     trainer redraws it at every checkpoint."""
     log = _check_log(log)
+    stamp = (_stat(metrics_path), log, title)
+    if _DRAWN.get(str(out_path)) == (*stamp, _stat(out_path)):
+        return Path(out_path)            # nothing new since this process drew it (checkpoint, then eval)
     series = curve_series(read_metrics(Path(metrics_path)))
     title = title or f"run {Path(metrics_path).resolve().parent.name}: bits/dim"
     Figure = figure_class()
     if Figure is None:
-        return _pil_learning_curve(series, Path(out_path), title)
+        out = _pil_learning_curve(series, Path(out_path), title)
+        _DRAWN[str(out_path)] = (*stamp, _stat(out))
+        return out
     panels = ["steps"] + (["time"] if any(s.elapsed_s for s in series) else [])
     fig = Figure(figsize=(6.2 * len(panels), 4.2), layout="constrained")
     axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
@@ -213,7 +218,20 @@ def learning_curve_png(metrics_path: Path, out_path: Path, log: str | None = Non
     else:
         axes[0].text(0.5, 0.5, "no metrics yet", transform=axes[0].transAxes, ha="center", color="0.4")
     fig.suptitle(title)
-    return save_figure(fig, out_path, force=True)
+    out = save_figure(fig, out_path, force=True)
+    _DRAWN[str(out_path)] = (*stamp, _stat(out))
+    return out
+
+
+_DRAWN: dict[str, tuple] = {}     # out path -> what it was drawn from (metrics stat, options, its own stat)
+
+
+def _stat(path: str | os.PathLike) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
 
 
 def overlay_png(runs: Sequence[tuple[str, Sequence[Series]]], out_path: str | os.PathLike,

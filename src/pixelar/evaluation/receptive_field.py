@@ -183,8 +183,7 @@ def write_receptive_field(rf: ReceptiveField, path: str | os.PathLike, force: bo
         axes[0].add_patch(Rectangle((col - 0.5, row - 0.5), 1, 1, **target))
         axes[0].set_title("input x", fontsize="small")
     ax = axes[-1]
-    cmap = ListedColormap(_colormap(np.linspace(0, 1, 256)) / 255.0)
-    cmap.set_bad("#bdbdbd")
+    cmap = ListedColormap(_colormap(np.linspace(0, 1, 256)) / 255.0).with_extremes(bad="#bdbdbd")
     im = ax.imshow(logm, cmap=cmap, vmin=top - decades, vmax=top, interpolation="nearest")
     weak = np.zeros((h, w, 4))
     weak[ctx & (m <= rf.threshold)] = (20 / 255, 30 / 255, 90 / 255, 1.0)   # in the context, not reached
