@@ -35,7 +35,7 @@ def write_nll_map(model: Any, dataset: Any, path: str | os.PathLike, num_images:
 
     The colour scale is shared by all maps, from 0 bits to the largest value, with a colour bar in
     bits per pixel (-log2 p of the pixel given the earlier ones, summed over its channels); each map's
-    title gives its image's bits/dim. ``scale``: screen pixels per image pixel (at least 150 per
+    title gives its image's bits/dim. ``scale``: screen pixels per image pixel (at least 180 per
     panel in the matplotlib figure). Without matplotlib: a plain Pillow drawing of the same.
     """
     batch = batch_to(collate([dataset[i] for i in range(min(num_images, len(dataset)))]),
@@ -54,7 +54,7 @@ def write_nll_map(model: Any, dataset: Any, path: str | os.PathLike, num_images:
     from matplotlib.ticker import MaxNLocator
     per_row = min(4, math.ceil(math.sqrt(len(x))))             # pairs (image, map) per row of the grid
     rows = math.ceil(len(x) / per_row)
-    panel = max(w * scale, 150) / DPI                           # inches per panel
+    panel = max(w * scale, 180) / DPI                           # inches per panel
     fig = Figure(figsize=(max(2 * per_row * panel + 1.6, 6.0), rows * (panel + 0.4) + 0.6), layout="constrained")
     axes = fig.subplots(rows, 2 * per_row, squeeze=False)
     # The top of the scale is the 99th percentile (an arrow on the colour bar when a few pixels go
@@ -73,8 +73,8 @@ def write_nll_map(model: Any, dataset: Any, path: str | os.PathLike, num_images:
             ax.imshow(pics[n], interpolation="nearest")
             ax.set_title(f"image {n}", fontsize="small")
         ax.tick_params(labelsize="x-small", length=2)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
         if k % (2 * per_row) == 0:
             ax.set_ylabel("row", fontsize="small")
         if n + per_row >= len(x):

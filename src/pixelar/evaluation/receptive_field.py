@@ -194,8 +194,8 @@ def write_receptive_field(rf: ReceptiveField, path: str | os.PathLike, force: bo
     for a in axes:
         a.set_xlabel("column", fontsize="small")
         a.tick_params(labelsize="x-small", length=2)
-        a.xaxis.set_major_locator(MaxNLocator(integer=True))
-        a.yaxis.set_major_locator(MaxNLocator(integer=True))
+        a.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
+        a.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
     axes[0].set_ylabel("row", fontsize="small")
     cbar = fig.colorbar(im, ax=ax, pad=0.02, extend="min")
     cbar.set_label(r"$\log_{10}\,|\partial \log p(x_i \mid x_{<i}) / \partial x|$" +
