@@ -24,7 +24,7 @@ def one_line_error(capsys, *pieces):
 def test_overlay_of_two_runs_with_and_without_times(tmp_path, capsys):
     a, b = runs(tmp_path)
     out = tmp_path / "plot.png"
-    assert main(["plot", str(a), str(b / "metrics.jsonl"), "--out", str(out), "--log"]) == 0
+    assert main(["plot", "--log", str(a), str(b / "metrics.jsonl"), "--out", str(out)]) == 0
     assert "test_bpd of 2 runs against training step" in capsys.readouterr().out
     with Image.open(out) as img:
         assert 700 < img.size[0] < 1100 and 400 < img.size[1] < 700
@@ -33,7 +33,7 @@ def test_overlay_of_two_runs_with_and_without_times(tmp_path, capsys):
     one_line_error(capsys, "already exists", "--force")
     assert out.read_bytes() == before
     assert main(["plot", str(a), "--out", str(out), "--force", "--x", "time", "--metric", "train_bpd",
-                 "--log", "xy", "--title", "mine"]) == 0
+                 "--log", "--log-x", "--title", "mine"]) == 0
     assert "train_bpd of 1 run against training wall time" in capsys.readouterr().out
 
 

@@ -45,7 +45,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
             raise PixelarError(f"{path} carries no wall-clock times (rows without 'elapsed_s' or 'time', "
                                "written by an older pixelar); plot against --x steps")
         runs.append((name, series))
-    out = overlay_png(runs, args.out, x=args.x, log=args.log, title=args.title, force=args.force)
+    log = ("x" if args.log_x else "") + ("y" if args.log else "")
+    out = overlay_png(runs, args.out, x=args.x, log=log, title=args.title, force=args.force)
     print(f"{out}: {args.metric} of {len(runs)} run{'s' * (len(runs) > 1)} against "
           f"{'training step' if args.x == 'steps' else 'training wall time'}")
     return 0
@@ -57,8 +58,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="plot.png", help="PNG to write (default plot.png)")
     p.add_argument("--x", choices=("steps", "time"), default="steps",
                    help="x axis: training step, or training wall time (metrics with elapsed_s/time)")
-    p.add_argument("--log", nargs="?", const="y", choices=("y", "x", "xy"),
-                   help="log scale: --log alone for the bits/dim axis (y); x or xy for the x axis too")
+    p.add_argument("--log", action="store_true", help="log scale on the bits/dim axis")
+    p.add_argument("--log-x", action="store_true", help="log scale on the step / wall-time axis")
     p.add_argument("--metric", choices=("test_bpd", "train_bpd"), default="test_bpd",
                    help="which curve (default test_bpd: EMA and raw evaluations, when both exist)")
     p.add_argument("--title", help="figure title (default: the metric and the number of runs)")
