@@ -79,7 +79,7 @@ def cmd_receptive_field(args: argparse.Namespace) -> int:
         raise PixelarError(f"--pixel {row} {col} is outside the model's {s}x{s} image")
     x = read_image(args.image, c, s, k)[None] if args.image else None
     rf = receptive_field(model, row, col, x=x, seed=args.seed, threshold=args.threshold)
-    write_receptive_field(rf, args.out, force=args.force, scale=args.scale)
+    write_receptive_field(rf, args.out, force=args.force, scale=args.scale, title=what)
     r = {"model": model.name, "pixel": [row, col], "image_size": s, "ordering": model.ordering,
          "context_pixels": rf.context_size, "covered_pixels": rf.covered, "fraction": rf.fraction,
          "threshold": args.threshold, "outside_context_nonzero": rf.outside, "out": str(args.out)}
