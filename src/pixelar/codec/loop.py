@@ -22,10 +22,10 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from tqdm import tqdm
 
 from ..errors import PixelarError
 from ..models.base import AutoregressiveModel
+from ..progress import progress as progress_bar
 from ..models.product import ProductOfFactors
 from ..sampling.naive import steps
 
@@ -59,7 +59,8 @@ def code_model(model: AutoregressiveModel, canvas: torch.Tensor, known: torch.Te
     """
     state = model.incremental(canvas.shape[0], cond) if model.has_cached_sampler() else None
     last = model.image_shape[0] - 1
-    for i, j, ch in tqdm(steps(model), desc=desc, unit="step", disable=not progress, leave=False):
+    order = steps(model)
+    for i, j, ch in progress_bar(order, total=len(order), desc=desc, unit="step", enabled=progress, leave=False):
         sub = known[:, :, i, j] if ch is None else known[:, ch, i, j]
         if sub.all() and (state is None or ch not in (None, last)):
             continue        # as the cached sampler: the last channel's call always runs (caches final)
