@@ -6,12 +6,14 @@ import argparse
 
 
 def cmd_quickstart(args: argparse.Namespace) -> int:
+    from .. import config as config_lib
     from ..errors import PixelarError
     from ..quickstart import run_quickstart
     for name, value in (("--steps", args.steps), ("--threads", args.threads), ("--log-every", args.log_every)):
         if value < 1:
             raise PixelarError(f"{name} must be at least 1, got {value}")
-    run_quickstart(args.out, steps=args.steps, model=args.model, preset=args.preset, threads=args.threads,
+    run_quickstart(args.out, steps=args.steps, model=args.model, preset=args.preset,
+                   overrides=config_lib.parse_assignments(args.overrides), threads=args.threads,
                    progress=False if args.quiet else None, log_every=args.log_every,
                    use_pretrained=not args.no_pretrained)
     return 0
@@ -31,6 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--log-every", type=int, default=100, help="steps between progress lines")
     p.add_argument("--model", default=MODEL)
     p.add_argument("--preset", default=PRESET)
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value: model.KEY=V or train.KEY=V (repeatable)")
     p.add_argument("--no-pretrained", action="store_true", help="skip part 2 (the pretrained checkpoint)")
     p.add_argument("--quiet", action="store_true", help="no progress bars, even on a terminal")
     p.set_defaults(func=cmd_quickstart)
