@@ -68,7 +68,8 @@ def measure(cmd: list[str], root: Path) -> dict:
     code = ("import os, sys; from pathlib import Path; import pixelar.pretrained as p; "
             "r = os.environ.get('PIXELAR_PRETRAINED_ROOT_FOR_TESTS'); p.ROOT = Path(r) if r else p.ROOT; "
             "from pixelar.cli import main; sys.exit(main(sys.argv[1:]))")
-    done = subprocess.run([sys.executable, "-c", code, *cmd[1:], "--json"], env=env, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", code, *cmd[1:], "--json"], check=False, env=env,
+                          capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"add_pretrained: error: {shlex.join(cmd)} failed: {done.stderr.strip()[-400:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from tests.conftest import tiny
 
 import pixelar
 from pixelar import checkpoint as ckpt
 from pixelar import pretrained
 from pixelar.cli import main
 from pixelar.errors import CheckpointError
+from tests.conftest import tiny
 
 ROOT = Path(__file__).resolve().parents[1]
 

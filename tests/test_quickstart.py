@@ -15,7 +15,8 @@ from pixelar.cli import main
 from pixelar.quickstart import PRETRAINED, _checkpoints, run_quickstart
 
 TINY = {"hidden": 8, "num_layers": 2, "output_features": 16, "num_mixtures": 2}
-FAST = dict(overrides=TINY, log_every=2, evals=2, num_samples=1, num_completions=1, num_compress=2)
+FAST = {"overrides": TINY, "log_every": 2, "evals": 2, "num_samples": 0, "num_completions": 0, "num_compress": 0}
+FIGURES = {**FAST, "num_samples": 1, "num_completions": 1, "num_compress": 2}
 
 
 @pytest.fixture
@@ -44,8 +45,7 @@ def test_a_step_budget_gives_the_same_figure_twice_and_a_line_by_line_log(tmp_pa
     assert [ln.split()[1] for ln in log.splitlines() if ln.startswith("step ")] == ["2/4", "4/4"]
     assert "PNG (optimized)" in log and "WebP lossless" in log
     out = tmp_path / "qs"
-    for name in ("samples.png", "completions.png", "nll_map.png", "learning_curve.png", "metrics.jsonl",
-                 "quickstart.json"):
+    for name in ("learning_curve.png", "metrics.jsonl", "quickstart.json"):
         assert (out / name).exists(), name
     summary = json.loads((out / "quickstart.json").read_text())
     assert summary["train_steps"] == 4 and summary["test_patches"] == 16
@@ -55,16 +55,30 @@ def test_a_step_budget_gives_the_same_figure_twice_and_a_line_by_line_log(tmp_pa
     assert again["test_bits_per_dim"] == first["test_bits_per_dim"]   # bit-identical: steps, not minutes
 
 
-@pytest.mark.skipif(PRETRAINED not in pretrained.names(), reason="the quick-start checkpoint is not shipped")
-def test_part_two_scores_completes_and_compresses_with_the_pretrained_model(tmp_path, few_test_patches, capsys):
-    summary = run_quickstart(tmp_path / "qs", steps=1, **FAST)
+@pytest.mark.slow
+def test_it_writes_its_figures_and_part_two_compresses_with_the_pretrained_model(tmp_path, few_test_patches,
+                                                                                  capsys):
+    summary = run_quickstart(tmp_path / "qs", steps=1, **FIGURES)
+    out = tmp_path / "qs"
+    for name in ("samples.png", "completions.png", "nll_map.png"):
+        assert (out / name).exists(), name
+    if PRETRAINED not in pretrained.names():
+        pytest.skip("the quick-start checkpoint is not shipped")
     log = capsys.readouterr().out
     assert f"pretrained:{PRETRAINED}" in log and "bytes" in log
     assert summary["compressed_patches"] == 2 and summary["pxz_bytes"] > 0
     assert summary["pretrained_test_bits_per_dim"] < summary["test_bits_per_dim"]
     for name in ("pretrained_samples.png", "pretrained_completions.png", "pretrained_nll_map.png",
                  "test_patches.pxz"):
-        assert (tmp_path / "qs" / name).exists(), name
+        assert (out / name).exists(), name
+
+
+@pytest.mark.skipif(PRETRAINED not in pretrained.names(), reason="the quick-start checkpoint is not shipped")
+def test_part_two_scores_the_patches_with_the_pretrained_model(tmp_path, few_test_patches, capsys):
+    summary = run_quickstart(tmp_path / "qs", steps=1, **FAST)
+    log = capsys.readouterr().out
+    assert f"part 2: the same model trained longer, pretrained:{PRETRAINED}" in log
+    assert summary["pretrained_test_bits_per_dim"] < summary["test_bits_per_dim"]
 
 
 def test_the_command_refuses_a_zero_budget(tmp_path, capsys):
