@@ -49,7 +49,7 @@ def _checkpoints(total: int, log_every: int, evals: int) -> tuple[list[int], set
     """The steps at which to print a line (every ``log_every``, and the last) and those at which to
     also score the test patches (``evals`` points spread over the run, the last included)."""
     lines = sorted(set(range(log_every, total, log_every)) | {total})
-    tests = {round(total * (k + 1) / evals) for k in range(evals)} if evals else {total}
+    tests = {max(1, round(total * (k + 1) / evals)) for k in range(evals)} if evals else {total}
     return sorted(set(lines) | tests), tests
 
 
