@@ -154,8 +154,8 @@ def pretrained_part(out: Path, test: Any, test_images: torch.Tensor, baselines: 
         raw = patches.numel()
         summary.update({"compressed_patches": n, "pxz_bytes": len(data), "png_bytes": png.total_bytes,
                         "webp_bytes": webp.total_bytes, "raw_bytes": raw, "encode_seconds": round(encode_s, 1)})
-        _table(log, f"the first {n} held-out patches compressed losslessly, each file on its own "
-                    f"(raw: {raw:,} bytes):",
+        _table(log, f"the first {n} held-out patches compressed losslessly (pixelar: one .pxz file; "
+                    f"PNG and WebP: one file per patch; raw: {raw:,} bytes):",
                [(f"pixelar compress (pretrained:{name})", f"{len(data):>9,} bytes  {8 * len(data) / raw:.3f} bits/dim"),
                 ("PNG (optimized)", f"{png.total_bytes:>9,} bytes  {png.bits_per_dim:.3f} bits/dim"),
                 ("WebP lossless", f"{webp.total_bytes:>9,} bytes  {webp.bits_per_dim:.3f} bits/dim")])
