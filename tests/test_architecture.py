@@ -10,8 +10,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "pixelar"
 # Top to bottom, as docs/architecture.md draws it; "a | b" are independent layers of one level.
-LAYERS = ["cli", "commands", "quickstart | convert", "registry", "presets", "training", "evaluation", "codec", "sampling",
-          "models", "checkpoint", "distributions | data", "imageio | nn", "config | parallel | progress", "errors | version"]
+LAYERS = ["cli", "commands", "quickstart | convert", "registry", "presets | pretrained", "training", "evaluation",
+          "codec", "sampling", "models", "checkpoint", "distributions | data", "imageio | nn",
+          "config | parallel | progress", "errors | version"]
 
 
 def _contract() -> dict:

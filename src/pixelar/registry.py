@@ -17,6 +17,7 @@ import torch
 from . import checkpoint as ckpt
 from . import config as config_lib
 from . import presets as presets_lib
+from . import pretrained as pretrained_lib
 from .errors import CheckpointError, ConfigError
 from .models.base import AutoregressiveModel
 from .presets import Preset
@@ -201,7 +202,8 @@ def load(path: str | os.PathLike, *, weights: Weights = "auto", expect_model: st
 def load(path: str | os.PathLike, *, weights: Weights = "auto",
          expect_model: str | type[AutoregressiveModel] | None = None,
          map_location: str | torch.device = "cpu") -> AutoregressiveModel:
-    """Rebuild the model saved at ``path`` (checkpoint or run directory), in eval mode.
+    """Rebuild the model saved at ``path`` (checkpoint or run directory, or ``"pretrained:NAME"`` for a
+    checkpoint shipped with pixelar: ``pixelar pretrained`` lists them), in eval mode.
 
     weights: "auto" (EMA weights when the checkpoint has them), "ema" or "raw"; the model's
     ``loaded_weights`` says which were used, ``checkpoint_dir`` where they came from.
@@ -210,6 +212,12 @@ def load(path: str | os.PathLike, *, weights: Weights = "auto",
     Nothing is allocated before the safetensors header (read alone) matches the shapes the config
     implies, and a config asking for more than MAX_STATE_ELEMENTS numbers is refused.
     """
+    pretrained_name = None
+    if isinstance(path, str) and path.startswith(pretrained_lib.PREFIX):
+        # A checkpoint shipped in the package (pixelar/pretrained/): every file's sha256 is checked
+        # against its manifest before anything is read.
+        pretrained_name = path[len(pretrained_lib.PREFIX):]
+        path = pretrained_lib.checkpoint_dir(pretrained_name)
     directory = ckpt.resolve_checkpoint(path)
     if expect_model is not None:
         expect_model = _model_name(expect_model)
@@ -244,4 +252,5 @@ def load(path: str | os.PathLike, *, weights: Weights = "auto",
     model.checkpoint_meta = meta
     model.checkpoint_dir = directory
     model.loaded_weights = used
+    model.pretrained_name = pretrained_name
     return model.to(map_location).eval()
