@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 
 from ..convert import cli as convert
-from . import catalog, codec, diagnose, evaluate, generate, quickstart, train
+from . import catalog, codec, diagnose, evaluate, generate, predict, quickstart, train
 
-MODULES = (catalog, train, evaluate, generate, codec, diagnose, convert, quickstart)
+MODULES = (catalog, train, evaluate, generate, predict, codec, diagnose, convert, quickstart)
 
 
 def register_all(sub: argparse._SubParsersAction) -> None:

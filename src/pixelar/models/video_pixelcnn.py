@@ -139,6 +139,7 @@ class VideoModel(AutoregressiveModel):
 
     ordering = "video"
     group_sampler = "video"        # pixelar.sampling.video: frame after frame, groups in parallel
+    can_predict = True
     #: how ``pixelar.sampling.video`` draws one frame: "groups" (four parallel groups) or "multiscale"
     frame_sampler: ClassVar[str] = ""
 
