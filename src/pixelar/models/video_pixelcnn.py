@@ -280,6 +280,14 @@ class VideoModel(AutoregressiveModel):
         S, inner = self.config.image_size, self.frame_positions()
         return [(f * S + a, b) for f in range(self.num_predicted) for a, b in inner]
 
+    # ---- likelihood -----------------------------------------------------------------------------
+    def log_prob_from_params(self, params: torch.Tensor, x: torch.Tensor,
+                             generator: torch.Generator | None = None) -> torch.Tensor:
+        """Nats per clip (N,): a clip has F·C·S² terms (221,184 for 18 RGB frames of 64×64), so they are
+        summed in float64 (a float32 sum drifts by ~1e-5 relative) and returned in the params' dtype."""
+        lp = self.distribution.log_prob_elementwise(params, x.long())
+        return lp.double().sum((1, 2, 3)).to(lp.dtype)
+
     # ---- evaluation by frame --------------------------------------------------------------------
     def part_dims(self) -> dict[str, int]:
         """One part per predicted frame ("frame 2", ... counted from the clip's start)."""
