@@ -5,8 +5,9 @@ frames") and per-step action and state vectors (5-d each in the paper):
 
     log p(x_K..x_{T-1} | x_0..x_{K-1}, a, s) = Σ_{t=K..T-1} log p(x_t | h_{t-1})
 
-where h_{t-1} (N, hidden, S, S) is the state of a ConvLSTM (nn/convlstm.py, "as in Kalchbrenner et
-al., 2016b") run over frames 0..t-1. The encoder's input at step t is frame x_t and the vector
+where h_{t-1} is the state (N, hidden, S, S) of a ConvLSTM (nn/convlstm.py, "as in Kalchbrenner et
+al., 2016b") run over frames 0..t-1, stacked with the pixels of frame t-1 itself (a skip connection:
+text silent; it lets a factor copy what did not move, and keeps the gradient from the past strong). The encoder's input at step t is frame x_t and the vector
 [a_t, s_{t+1}] broadcast as constant maps: the action taken after frame t and the arm state at the
 frame being predicted (text silent on how actions and state enter; this is our choice). Every
 factor of frame t reads h_{t-1} at every position (it is all in the past).
@@ -115,13 +116,24 @@ class VideoPixelCNNOTLogNConfig(VideoPixelCNNConfig):
             base_hidden=self.base_hidden, base_layers=self.base_layers,
             base_output_features=self.base_output_features, upscaler=self.upscaler, hidden=self.hidden,
             num_resnet=self.num_resnet, num_pixelcnn=self.num_pixelcnn, patch_size=self.patch_size,
-            spatial_channels=self.encoder_hidden)
+            spatial_channels=self.encoder_hidden + self.image_channels)
 
     def validate(self) -> None:
         super().validate()
         if self.upscaler not in ("A", "B"):
             raise ConfigError(f"upscaler must be 'A' or 'B', got {self.upscaler!r}")
         self.frame_config().validate()
+
+
+@dataclasses.dataclass
+class EncoderState:
+    """The encoder after frame t: the ConvLSTM's (h, c) and frame t itself (N, C, S, S) in [-1, 1]."""
+    lstm: LSTMState
+    last: torch.Tensor
+
+    def condition(self) -> torch.Tensor:
+        """The map every factor of frame t+1 reads, (N, hidden + C, S, S): h_t and frame t's pixels."""
+        return torch.cat([self.lstm[0], self.last], 1)
 
 
 @dataclasses.dataclass
@@ -225,20 +237,25 @@ class VideoModel(AutoregressiveModel):
         """[a_t, s_{t+1}] (N, A + A_s): what drives the transition from frame t to frame t+1."""
         return torch.cat([vc.actions[:, t], vc.state[:, t + 1]], 1)
 
-    def encoder_begin(self, vc: VideoCond) -> LSTMState:
-        """Run the encoder over the K context frames: its ``h`` conditions the first predicted frame."""
-        state = None
+    def encoder_begin(self, vc: VideoCond) -> EncoderState:
+        """Run the encoder over the K context frames: the state that conditions the first predicted frame."""
+        state, frame = None, None
         for t in range(self.config.num_context):
-            state = self.encoder.step(self.scale_input(vc.context[:, t]), self._step_vec(vc, t), state)
-        return state
+            # the class's scale_input, not an instance override: tools that shadow it to differentiate
+            # with respect to x (evaluation/receptive_field.py) mean x, not the context frames
+            frame = AutoregressiveModel.scale_input(self, vc.context[:, t])
+            state = self.encoder.step(frame, self._step_vec(vc, t), state)
+        return EncoderState(state, frame)
 
-    def encoder_advance(self, state: LSTMState, frame: torch.Tensor, f: int, vc: VideoCond) -> LSTMState:
+    def encoder_advance(self, state: EncoderState, frame: torch.Tensor, f: int, vc: VideoCond) -> EncoderState:
         """One step on predicted frame f (N, C, S, S) in [-1, 1]: the state that conditions frame f + 1."""
-        return self.encoder.step(frame, self._step_vec(vc, self.config.num_context + f), state)
+        return EncoderState(self.encoder.step(frame, self._step_vec(vc, self.config.num_context + f), state.lstm),
+                            frame)
 
     # ---- network --------------------------------------------------------------------------------
     def frame_network(self, frames: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        """frames (B, C, S, S) in [-1, 1], h (B, hidden, S, S) -> params (B, P, S, S)."""
+        """frames (B, C, S, S) in [-1, 1], h (B, hidden + C, S, S) the encoder's condition of each frame
+        (``EncoderState.condition``) -> params (B, P, S, S)."""
         raise NotImplementedError
 
     def network(self, x: torch.Tensor, cond: Any) -> torch.Tensor:
@@ -248,11 +265,11 @@ class VideoModel(AutoregressiveModel):
         vc = self.video_condition(cond, n, x.device)
         frames = from_strip(x, Fr)                                     # (N, F, C, S, S)
         state = self.encoder_begin(vc)
-        hs = [state[0]]
+        hs = [state.condition()]
         for f in range(Fr - 1):
             state = self.encoder_advance(state, frames[:, f], f, vc)
-            hs.append(state[0])
-        h = torch.stack(hs, 1)                                         # (N, F, hidden, S, S)
+            hs.append(state.condition())
+        h = torch.stack(hs, 1)                                         # (N, F, hidden + C, S, S)
         params = self.frame_network(frames.flatten(0, 1), h.flatten(0, 1))   # (N·F, P, S, S)
         return to_strip(params.view(n, Fr, *params.shape[1:]))
 
@@ -310,13 +327,13 @@ class VideoPixelCNNOT(VideoModel):
         super().__init__(config)
         c, P, g = config, self.distribution.num_params, self.num_groups
         # group g's context: groups 1..g-1 of the frame + the four sub-lattices of h_{t-1}
-        self.upscalers = nn.ModuleList(UpscalerA((grp - 1) * c.image_channels + 4 * c.encoder_hidden,
+        self.upscalers = nn.ModuleList(UpscalerA((grp - 1) * c.image_channels + 4 * (c.encoder_hidden + c.image_channels),
                                                  c.image_channels, P, c.hidden, c.num_resnet, g)
                                        for grp in (1, 2, 3, 4))
 
     def group_features(self, grp: int, earlier: list[torch.Tensor], h: torch.Tensor) -> torch.Tensor:
         """ResNet features (B, hidden, S/2, S/2) of group ``grp`` from groups 1..grp-1 (each (B, C, S/2, S/2))
-        and the encoder state h (B, hidden_enc, S, S), cut into its four group lattices."""
+        and the encoder's condition h (B, hidden_enc + C, S, S), cut into its four group lattices."""
         return self.upscalers[grp - 1].features(torch.cat([*earlier, F.pixel_unshuffle(h, 2)], 1), None)
 
     def frame_network(self, frames: torch.Tensor, h: torch.Tensor) -> torch.Tensor:

@@ -70,7 +70,7 @@ def _fill_frames(model: Any, x: torch.Tensor, known: torch.Tensor, cond: Any, nu
     for f in tqdm(range(num_frames), desc="sampling frames", disable=not progress, leave=False):
         xf, kf = x[:, :, f * S:(f + 1) * S], known[:, :, f * S:(f + 1) * S]
         if not kf.all():
-            frame(model, xf, kf, state[0], generator, temperature, options)
+            frame(model, xf, kf, state.condition(), generator, temperature, options)
         if f < num_frames - 1:
             state = model.encoder_advance(state, model.scale_input(xf), f, vc)
 
