@@ -20,7 +20,7 @@ from . import Preset, preset
 _PAPER_TRAIN = TrainConfig(optimizer="rmsprop", lr=1e-4, rmsprop_eps=1e-8, batch_size=64)
 _SMALL_TRAIN = TrainConfig(optimizer="adam", lr=1e-3, batch_size=4, eval_batch_size=8)
 # moving digits: 64x64 gray frames, 20 per clip, 2 given, 5-d actions and state (pixelar.data.video)
-_DIGITS = dict(image_channels=1, image_size=64, num_frames=20, num_context=2, action_dim=5, state_dim=5)
+_DIGITS = {"image_channels": 1, "image_size": 64, "num_frames": 20, "num_context": 2, "action_dim": 5, "state_dim": 5}
 
 
 @preset

@@ -18,7 +18,8 @@ are never changed and consume no random numbers.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from tqdm import tqdm
