@@ -94,6 +94,11 @@ def _moving_mnist(split: str, root: Any, download: bool, num_context: int = 2) -
     return load_moving_mnist(split, root, download, num_context)
 
 
+def _robot_pushing(split: str, root: Any, download: bool, image_size: int = 64, num_context: int = 2) -> Dataset:
+    from pixelar.data.video import load_robot_pushing
+    return load_robot_pushing(split, root, image_size, num_context)
+
+
 _TRAIN_TEST = ("train", "test")
 _TRAIN_VALID_TEST = ("train", "valid", "test")
 _DATASETS: dict[str, _Entry] = {
@@ -112,6 +117,8 @@ _DATASETS: dict[str, _Entry] = {
     "moving_digits": _Entry(("train", "valid", "test_seen", "test_novel"), _moving_digits,
                             "action-conditional moving digits, 20 frames of 64x64, 2 given (built in)"),
     "moving_mnist": _Entry(_TRAIN_VALID_TEST, _moving_mnist, "Moving MNIST (Srivastava et al.), 20 frames of 64x64"),
+    "robot_pushing": _Entry(("train", "test_seen", "test_novel"), _robot_pushing,
+                            "Robot Pushing (Finn et al.) TFRecords, 20 frames, 5-d actions and state"),
 }
 _PREFIXED = {
     "npz:PATH": "an .npz of uint8 NHWC arrays (keys train_images / x_train / images ...); "

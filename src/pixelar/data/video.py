@@ -35,6 +35,14 @@ and costs no memory until it is read.
 **Moving MNIST** (``moving_mnist``): the standard ``mnist_test_seq.npy`` of Srivastava et al. (2015),
 (20, 10000, 64, 64) uint8, two bouncing digits, no actions (A = 0). The file has no splits; ours
 (text silent): clips 0-7999 train, 8000-8999 valid, 9000-9999 test.
+
+**Robot Pushing** (``robot_pushing``, Finn et al. 2016; not downloadable here): the release's TFRecord
+files in ``ROOT/push_train``, ``ROOT/push_testseen``, ``ROOT/push_testnovel`` (splits ``train``,
+``test_seen``, ``test_novel``), read without TensorFlow (``data/tfrecord.py``). A record is one
+sequence: ``move/{t}/image/encoded`` (JPEG/PNG), ``move/{t}/commanded_pose/vec_pitch_yaw`` (the
+5-d action) and ``move/{t}/endeffector/vec_pitch_yaw`` (the 5-d state), t = 0..19. Frames are
+centre-cropped to a square and resized to ``image_size`` (bicubic), as Finn et al.'s input code
+does (Reed et al.'s text is silent).
 """
 from __future__ import annotations
 
@@ -237,3 +245,57 @@ def load_moving_mnist(split: str = "train", root: str | os.PathLike | None = Non
         raise DataError(f"{path} holds {array.dtype} {array.shape}, expected uint8 (T, clips, 64, 64); replace it "
                         "with the official file")
     return MovingMNIST(array, split, num_context)
+
+
+ROBOT_SPLITS = {"train": "push_train", "test_seen": "push_testseen", "test_novel": "push_testnovel"}
+
+
+class RobotPushing(VideoDataset):
+    """Robot Pushing sequences from TFRecord files (module docstring), decoded when read."""
+
+    def __init__(self, files: list[Path], split: str, image_size: int = 64, num_frames: int = 20,
+                 num_context: int = 2) -> None:
+        from pixelar.data.tfrecord import index_records
+        self.records = [(f, off, n) for f in files for off, n in index_records(f)]
+        super().__init__(DatasetInfo("robot_pushing", 3, image_size, 256), len(self.records), num_frames, num_context)
+        self.image_size = image_size
+
+    def clip(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        import io
+
+        from PIL import Image
+
+        from pixelar.data.tfrecord import parse_example, read_record_at
+        path, off, n = self.records[i]
+        ex = parse_example(read_record_at(path, off, n))
+        S, T = self.image_size, self.num_frames
+        frames = np.zeros((T, 3, S, S), np.uint8)
+        actions = np.zeros((T, ACTION_DIM), np.float32)
+        state = np.zeros((T, STATE_DIM), np.float32)
+        for t in range(T):
+            try:
+                img = Image.open(io.BytesIO(ex[f"move/{t}/image/encoded"][0])).convert("RGB")
+                act, st = ex[f"move/{t}/commanded_pose/vec_pitch_yaw"], ex[f"move/{t}/endeffector/vec_pitch_yaw"]
+            except (KeyError, IndexError, OSError) as e:
+                raise DataError(f"{path}: sequence {i} lacks step {t} of a Robot Pushing record "
+                                f"({type(e).__name__}: {e}); is this the push release?") from None
+            w, h = img.size
+            side = min(w, h)
+            img = img.crop(((w - side) // 2, (h - side) // 2, (w + side) // 2, (h + side) // 2))
+            frames[t] = np.asarray(img.resize((S, S), Image.BICUBIC)).transpose(2, 0, 1)
+            actions[t], state[t] = act[:ACTION_DIM], st[:STATE_DIM]
+        return frames, actions, state
+
+
+def load_robot_pushing(split: str = "train", root: str | os.PathLike | None = None, image_size: int = 64,
+                       num_context: int = 2) -> RobotPushing:
+    """The ``split`` of the Robot Pushing release found under ``root`` (default ``cache_dir()/robot_pushing``)."""
+    if split not in ROBOT_SPLITS:
+        raise DataError(f"robot_pushing has no split '{split}'; choose one of {', '.join(ROBOT_SPLITS)}")
+    root = Path(root) if root is not None else cache_dir() / "robot_pushing"
+    folder = root / ROBOT_SPLITS[split]
+    files = sorted(p for p in folder.glob("*.tfrecord*") if p.is_file()) if folder.is_dir() else []
+    if not files:
+        raise DataError(f"no Robot Pushing TFRecord files in {folder}; it cannot be downloaded automatically: get "
+                        f"the push release (Finn et al. 2016) and put {ROBOT_SPLITS[split]}/*.tfrecord* under {root}")
+    return RobotPushing(files, split, image_size, 20, num_context)
