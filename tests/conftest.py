@@ -41,6 +41,10 @@ SLOW_PRESETS = {("row_lstm", "imagenet32"), ("row_lstm", "imagenet64"), ("multis
 SLOW_CAUSALITY = SLOW_PRESETS | {("row_lstm", "cifar10"), ("diagonal_bilstm", "cifar10"),
                                  # the §4.2 presets differ only in their map's channels: cub runs always
                                  ("multiscale_pixelcnn", "mpii"), ("multiscale_pixelcnn", "coco")}
+# the video presets: 18 frames of 8x8 per clip (50-90 s each); tests/models/test_video.py checks their
+# layers' causality at tiny widths and short clips in the default suite
+SLOW_CAUSALITY |= {(m, p) for m in ("video_pixelcnn_ot", "video_pixelcnn_otlogn")
+                   for p in ("small", "robot", "moving_mnist_small")}
 
 
 def with_slow_marks(presets: list[tuple[str, str]], slow: set[tuple[str, str]] = SLOW_PRESETS) -> list:

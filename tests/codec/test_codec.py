@@ -34,8 +34,10 @@ def family_preset(name: str) -> str:
 
 
 def cases() -> list[tuple[str, str, int]]:
-    """(model, preset, size): every registered family at its smallest size, and RGB Row LSTM."""
-    return [(name, family_preset(name), 8 if name == "pyramid_pixelcnn" else 4) for name in pixelar.MODELS] \
+    """(model, preset, size): every registered image family at its smallest size, and RGB Row LSTM (video
+    models, ``can_predict``, score clips given past frames: not images the codec compresses)."""
+    return [(name, family_preset(name), 8 if name == "pyramid_pixelcnn" else 4) for name, e in pixelar.MODELS.items()
+            if not e.model_class.can_predict] \
         + [("row_lstm", "cifar10", 4)]
 
 

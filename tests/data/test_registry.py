@@ -8,7 +8,7 @@ FILE_BASED = ["cifar10", "cifar100", "mnist", "binarized_mnist", "imagenet32_npz
 
 
 def test_names():
-    assert list_datasets() == FILE_BASED + ["natural", "npz:PATH", "folder:PATH"]
+    assert list_datasets() == FILE_BASED + ["natural", "moving_digits", "moving_mnist", "robot_pushing", "npz:PATH", "folder:PATH"]
 
 
 def test_unknown_name_or_split_lists_valid_ones():

@@ -47,8 +47,8 @@ def test_uniform_model_gives_log2_k_bits_per_dim(name, preset):
             model = reduced(name, preset, image_size=SIZE, distribution="categorical_linear")
     for p in model.output_layer().parameters():
         torch.nn.init.zeros_(p)
-    c, s, k = model.config.image_channels, model.config.image_size, model.config.num_levels
-    x = torch.randint(0, k, (3, c, s, s), dtype=torch.uint8)
+    k = model.config.num_levels
+    x = torch.randint(0, k, (3, *model.image_shape), dtype=torch.uint8)   # a video model's: a filmstrip of frames
     cond = torch.zeros(3, dtype=torch.long) if model.config.num_classes else None
     bpd = model.bits_per_dim(x, cond)
     # models with auxiliary variables bound log p(x) by a sum of factors; they state its uniform value
@@ -60,8 +60,7 @@ def test_uniform_model_gives_log2_k_bits_per_dim(name, preset):
 @pytest.mark.parametrize("name,preset", PRESETS)
 def test_save_load_gives_identical_log_probs(name, preset, tmp_path):
     model = reduced(name, preset, image_size=SIZE).eval()
-    c, s, k = model.image_shape[0], SIZE, model.config.num_levels
-    x = torch.randint(0, k, (2, c, s, s), dtype=torch.uint8)
+    x = torch.randint(0, model.config.num_levels, (2, *model.image_shape), dtype=torch.uint8)
     cond = torch.tensor([0, 1]) if model.config.num_classes else None
     model.save(tmp_path / "ckpt")
     loaded = pixelar.load(tmp_path / "ckpt")
@@ -72,8 +71,7 @@ def test_save_load_gives_identical_log_probs(name, preset, tmp_path):
 @pytest.mark.parametrize("name,preset", PRESETS)
 def test_one_training_step_at_reduced_size(name, preset):
     model = reduced(name, preset, image_size=SIZE)
-    c, k = model.config.image_channels, model.config.num_levels
-    x = torch.randint(0, k, (2, c, SIZE, SIZE), dtype=torch.uint8)
+    x = torch.randint(0, model.config.num_levels, (2, *model.image_shape), dtype=torch.uint8)
     cond = torch.tensor([1, 2]) if model.config.num_classes else None
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss = -model.log_prob(x, cond).mean()

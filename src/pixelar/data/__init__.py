@@ -85,6 +85,23 @@ def _natural(split: str, root: Any, download: bool, patch_size: int = 32, channe
                         epoch_length=epoch_length, seed=seed)
 
 
+def _moving_digits(split: str, root: Any, download: bool, image_size: int = 64, num_frames: int = 20,
+                   num_context: int = 2, num_sequences: int | None = None, seed: int = 0,
+                   digits: str | None = None) -> Dataset:
+    from pixelar.data.video import MovingDigits
+    return MovingDigits(split, image_size, num_frames, num_context, num_sequences, seed, digits)
+
+
+def _moving_mnist(split: str, root: Any, download: bool, num_context: int = 2) -> Dataset:
+    from pixelar.data.video import load_moving_mnist
+    return load_moving_mnist(split, root, download, num_context)
+
+
+def _robot_pushing(split: str, root: Any, download: bool, image_size: int = 64, num_context: int = 2) -> Dataset:
+    from pixelar.data.video import load_robot_pushing
+    return load_robot_pushing(split, root, image_size, num_context)
+
+
 _TRAIN_TEST = ("train", "test")
 _TRAIN_VALID_TEST = ("train", "valid", "test")
 _DATASETS: dict[str, _Entry] = {
@@ -108,6 +125,11 @@ _DATASETS: dict[str, _Entry] = {
                         "CelebA aligned faces, centre 140x140 crop resized to 128x128"),
     "natural": _Entry(_TRAIN_TEST, _natural, "32x32 patches of 9 photos shipped in scikit-image/-learn and "
                                             "matplotlib (train and test split by photo); no download"),
+    "moving_digits": _Entry(("train", "valid", "test_seen", "test_novel"), _moving_digits,
+                            "action-conditional moving digits, 20 frames of 64x64, 2 given (built in)"),
+    "moving_mnist": _Entry(_TRAIN_VALID_TEST, _moving_mnist, "Moving MNIST (Srivastava et al.), 20 frames of 64x64"),
+    "robot_pushing": _Entry(("train", "test_seen", "test_novel"), _robot_pushing,
+                            "Robot Pushing (Finn et al.) TFRecords, 20 frames, 5-d actions and state"),
 }
 _PREFIXED = {
     "npz:PATH": "an .npz of uint8 NHWC arrays (keys train_images / x_train / images ...); "

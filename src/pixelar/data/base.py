@@ -74,19 +74,22 @@ class ArrayDataset(Dataset):
 
 
 CONDITION_FIELDS = ("spatial", "caption")
+# video items (pixelar.data.video): the given frames, and the per-step action and state vectors
+VIDEO_FIELDS = ("context", "actions", "state")
 
 
 def collate(items: Sequence[tuple[torch.Tensor, Any]]) -> dict[str, Any]:
     """A batch from data-set items: {"image": (N, C, H, W) uint8, "label": (N,) int64 (-1 = none)}, plus
-    "spatial" (N, c, h, w) float32 and "caption" (N strings) when the items carry them."""
+    "spatial" (N, c, h, w) float32 and "caption" (N strings) when the items carry them, and a video's
+    "context" (N, C, K·S, S) uint8, "actions" and "state" (N, T, A) float32 (``pixelar.data.video``)."""
     batch: dict[str, Any] = {"image": torch.stack([it[0] for it in items])}
     targets = [it[1] for it in items]
     if targets and isinstance(targets[0], dict):
         batch["label"] = torch.tensor([t.get("label", -1) for t in targets], dtype=torch.long)
-        for key in CONDITION_FIELDS:
+        for key in CONDITION_FIELDS + VIDEO_FIELDS:
             if key in targets[0]:
                 values = [t[key] for t in targets]
-                batch[key] = torch.stack(values) if key == "spatial" else values
+                batch[key] = values if key == "caption" else torch.stack(values)
     else:
         batch["label"] = torch.tensor(targets, dtype=torch.long)
     return batch

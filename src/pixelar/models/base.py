@@ -85,6 +85,7 @@ class AutoregressiveModel(nn.Module):
     can_upscale: ClassVar[bool] = False      # ``pixelar.sampling.upscale`` works on it
     can_colorize: ClassVar[bool] = False     # ``pixelar.sampling.colorize`` works on it
     can_complete: ClassVar[bool] = True      # completion with a mask of known sub-pixels
+    can_predict: ClassVar[bool] = False      # a video model: ``pixelar.sampling.video.predict`` continues clips
     #: what the reported figure is when ``is_bound`` (printed by ``pixelar eval``)
     bound_description: ClassVar[str] = ""
 

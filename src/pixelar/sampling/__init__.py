@@ -15,13 +15,14 @@ import torch
 
 from ..errors import PixelarError
 from ..models.base import AutoregressiveModel
-from . import auxiliary, multiscale
+from . import auxiliary, multiscale, video
 from .pixels import blank, check_temperature, fill, position_sampler
 
 METHODS = ("auto", "naive", "cached", "groups")
 
 # Group samplers that fill a canvas given a mask of known sub-pixels (so they also complete).
-CANVAS_SAMPLERS: dict[str, Callable[..., torch.Tensor]] = {"multiscale": multiscale.sample_multiscale}
+CANVAS_SAMPLERS: dict[str, Callable[..., torch.Tensor]] = {"multiscale": multiscale.sample_multiscale,
+                                                             "video": video.sample_video}
 # Samplers of products of factors: n fresh images, one factor after the other.
 FACTOR_SAMPLERS: dict[str, Callable[..., torch.Tensor]] = {"grayscale": auxiliary.sample_grayscale,
                                                            "pyramid": auxiliary.sample_pyramid}

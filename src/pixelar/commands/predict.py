@@ -1,0 +1,130 @@
+"""``pixelar predict``: continue a video clip with a video model (Reed et al. 2017 §4.3)."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .. import registry
+from ..errors import PixelarError
+from .common import add_device, add_output, add_weights, check_output_file, finite, positive
+
+
+def read_clip(path: str) -> dict[str, np.ndarray]:
+    """An npz clip: ``video`` (T, H, W) or (T, H, W, C) uint8 (NHWC, as every pixelar npz), optional
+    ``actions`` (T, A) and ``state`` (T, A_s) floats. Returns {"video": (T, C, H, W), ...}."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            data = {k: f[k] for k in f.files}
+    except (OSError, ValueError) as e:
+        raise PixelarError(f"--input {path} is not a readable .npz ({type(e).__name__}); give an npz with a "
+                           "'video' array (T, H, W[, C]) uint8") from None
+    video = data.get("video")
+    if video is None:
+        raise PixelarError(f"--input {path} has no 'video' array (it has {', '.join(data) or 'nothing'}); "
+                           "save the clip as video=(T, H, W[, C]) uint8")
+    if video.dtype != np.uint8 or video.ndim not in (3, 4):
+        raise PixelarError(f"--input {path}: 'video' must be uint8 (T, H, W) or (T, H, W, C), got "
+                           f"{video.dtype} {video.shape}")
+    out = {"video": (video[..., None] if video.ndim == 3 else video).transpose(0, 3, 1, 2)}
+    for key in ("actions", "state"):
+        if key in data:
+            v = np.asarray(data[key])
+            if v.ndim != 2 or v.dtype.kind not in "fiu" or not np.isfinite(v).all():
+                raise PixelarError(f"--input {path}: '{key}' must be finite numbers of shape (T, dim), got "
+                                   f"{v.dtype} {v.shape}")
+            out[key] = v.astype(np.float32)
+    return out
+
+
+def _vectors(model: Any, clip: dict[str, np.ndarray], key: str, dim: int, needed: int, path: str) -> torch.Tensor | None:
+    """(1, T, dim) float: the clip's per-step vectors, zero-padded to the model's T (only ``needed`` steps matter)."""
+    if dim == 0:
+        return None
+    v = clip.get(key)
+    if v is None:
+        raise PixelarError(f"{model.name} is conditioned on {dim}-d {key}, --input {path} has none; add "
+                           f"'{key}' ({model.config.num_frames}, {dim}) to the npz")
+    if v.shape[1] != dim or v.shape[0] < needed:
+        raise PixelarError(f"--input {path}: '{key}' must be at least ({needed}, {dim}) for this prediction, "
+                           f"got {v.shape}")
+    full = np.zeros((model.config.num_frames, dim), np.float32)
+    rows = min(len(v), model.config.num_frames)
+    full[:rows] = v[:rows]
+    return torch.from_numpy(full)[None]
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    finite("--temperature", args.temperature, positive_only=True)
+    positive("--frames", args.frames)
+    positive("--context", args.context)
+    out = Path(args.out)
+    if out.suffix != ".npz":
+        raise PixelarError(f"--out {args.out} must end in .npz (the predicted clip; a PNG strip is written beside it)")
+    strip_path = out.with_suffix(".png")
+    check_output_file(args.out, args.force)
+    check_output_file(str(strip_path), args.force)
+    clip = read_clip(args.input)
+    model = registry.load(args.checkpoint, map_location=args.device, weights=args.weights)
+    if not model.can_predict:
+        raise PixelarError(f"{model.name} is an image model; predict needs a video model "
+                           "(video_pixelcnn_ot, video_pixelcnn_otlogn)")
+    c = model.config
+    if args.context != c.num_context:
+        raise PixelarError(f"this model predicts from {c.num_context} context frames; pass --context {c.num_context}")
+    if args.frames > model.num_predicted:
+        raise PixelarError(f"this model predicts at most {model.num_predicted} frames after {c.num_context}; "
+                           f"pass --frames {model.num_predicted} or fewer")
+    video = clip["video"]
+    if video.shape[0] < c.num_context or video.shape[1:] != (c.image_channels, c.image_size, c.image_size):
+        raise PixelarError(f"--input {args.input}: the model takes frames of {c.image_size}x{c.image_size} with "
+                           f"{c.image_channels} channel(s) and needs at least {c.num_context}; the clip has "
+                           f"{video.shape[0]} of {video.shape[2]}x{video.shape[3]} with {video.shape[1]}")
+    if c.num_levels < 256 and int(video.max()) >= c.num_levels:
+        raise PixelarError(f"--input {args.input}: values up to {int(video.max())}, the model has {c.num_levels} levels")
+    steps = c.num_context + args.frames
+    actions = _vectors(model, clip, "actions", c.action_dim, steps - 1, args.input)
+    state = _vectors(model, clip, "state", c.state_dim, steps, args.input)
+    from ..sampling.video import predict
+    g = torch.Generator(device=args.device).manual_seed(args.seed)
+    context = torch.from_numpy(np.ascontiguousarray(video[: c.num_context]))[None]
+    pred = predict(model, context, actions, state, frames=args.frames, generator=g, temperature=args.temperature,
+                   progress=True)[0].cpu()                                  # (K + frames, C, S, S)
+    _write(out, strip_path, pred, torch.from_numpy(video[:steps]), c.num_levels, args.scale, args.force)
+    print(f"wrote {args.frames} predicted frames after {c.num_context} given ones to {out} and {strip_path}")
+    return 0
+
+
+def _write(out: Path, strip_path: Path, pred: torch.Tensor, given: torch.Tensor, levels: int, scale: int,
+           force: bool) -> None:
+    """The predicted clip as npz (``video`` (T, H, W, C) uint8, ``num_context``) and a PNG strip: the
+    given clip on top (as many frames as it has), the context + predicted frames below."""
+    from ..imageio import grid, save_png
+    k = pred.shape[0]
+    rows = [given, pred] if given.shape[0] > 0 else [pred]
+    tiles = torch.cat([torch.cat([r, torch.zeros(k - r.shape[0], *r.shape[1:], dtype=r.dtype)]) for r in rows])
+    tmp = out.with_name(f".{out.name}.tmp.npz")
+    try:
+        np.savez(tmp, video=pred.permute(0, 2, 3, 1).numpy())
+        tmp.replace(out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    save_png(grid(tiles, levels, nrow=k, scale=scale), strip_path, force=force)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("predict", help="continue a video clip: the given frames, then frames sampled by a video model")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--input", required=True, help="npz clip: video (T, H, W[, C]) uint8, optional actions/state (T, dim)")
+    p.add_argument("--context", type=int, default=2, help="given frames the prediction starts from (the model's K)")
+    p.add_argument("--frames", type=int, default=18, help="frames to predict after the context")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--temperature", type=float, default=1.0)
+    add_weights(p)
+    add_output(p, "npz of the clip (context + predicted frames); a PNG strip is written with the same stem")
+    add_device(p)
+    p.set_defaults(func=cmd_predict)

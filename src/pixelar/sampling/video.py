@@ -1,0 +1,124 @@
+"""Video sampling (Reed et al. 2017 §4.3): frame after frame, each frame's pixel groups in parallel.
+
+1. The ConvLSTM runs over the K context frames once (``model.encoder_begin``).
+2. For every predicted frame: its factors read the encoder state h of the frames before it, so the
+   frame is drawn by the model's frame sampler (``model.frame_sampler``):
+
+   - ``"groups"`` (O(T) model): groups 1, 2, 3, 4 in turn at the frame's resolution, all pixels of a
+     group at once: per group one ResNet call and one head call per draw step (1 with a logistic
+     mixture, C with a softmax) - a constant number of network evaluations per frame, whatever its size;
+   - ``"multiscale"`` (O(T log N) model): the multiscale group sampler of ``sampling/multiscale.py``
+     with h as the spatial condition - O(log N) evaluations per frame.
+
+3. The encoder takes one step on the finished frame (``model.encoder_advance``), giving the next
+   frame's condition: the cost of the encoder is one step per frame.
+
+Known sub-pixels (prediction keeps the given frames; completion keeps what is given inside a frame)
+are never changed and consume no random numbers.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from ..errors import PixelarError
+from .multiscale import _groups, sample_multiscale
+from .naive import check_known
+
+
+def _frame_groups(model: Any, xf: torch.Tensor, kf: torch.Tensor, h: torch.Tensor,
+                  generator: torch.Generator | None, temperature: float, options: dict) -> None:
+    """Fill frame xf (N, C, S, S) int64 (a writable view) where kf is False: groups 1..4 of the O(T) model."""
+    dist = model.distribution
+    xg, kg = _groups(xf), _groups(kf)
+    for grp in (1, 2, 3, 4):
+        target, tknown = xg[grp - 1], kg[grp - 1]                   # (N, C, S/2, S/2) views
+        if tknown.all():
+            continue
+        up = model.upscalers[grp - 1]
+        feat = model.group_features(grp, [model.scale_input(g) for g in xg[:grp - 1]], h)
+        for _, _, ch in up.steps(target.shape[-1]):
+            chans = slice(None) if ch is None else slice(ch, ch + 1)
+            todo = ~tknown[:, chans]
+            if not todo.any():
+                continue
+            params = up.head(feat, model.scale_input(target))        # (N, P, S/2, S/2)
+            drawn = dist.sample(params, generator=generator, temperature=temperature, channel=ch, **options)
+            target[:, chans] = torch.where(todo, drawn, target[:, chans])
+
+
+def _frame_multiscale(model: Any, xf: torch.Tensor, kf: torch.Tensor, h: torch.Tensor,
+                      generator: torch.Generator | None, temperature: float, options: dict) -> None:
+    """Fill frame xf where kf is False with the O(T log N) model's multiscale frame model."""
+    out = sample_multiscale(model.frame_model, xf, kf, cond={"spatial": h}, generator=generator,
+                            temperature=temperature, **options)
+    xf.copy_(out.long())
+
+
+FRAME_SAMPLERS: dict[str, Callable[..., None]] = {"groups": _frame_groups, "multiscale": _frame_multiscale}
+
+
+def _fill_frames(model: Any, x: torch.Tensor, known: torch.Tensor, cond: Any, num_frames: int,
+                 generator: torch.Generator | None, temperature: float, progress: bool, options: dict) -> None:
+    """Fill predicted frames 0..num_frames-1 of the strip x (N, C, F·S, S) int64 in place."""
+    vc = model.video_condition(cond, x.shape[0], x.device)
+    S = model.config.image_size
+    frame = FRAME_SAMPLERS[model.frame_sampler]
+    state = model.encoder_begin(vc)
+    for f in tqdm(range(num_frames), desc="sampling frames", disable=not progress, leave=False):
+        xf, kf = x[:, :, f * S:(f + 1) * S], known[:, :, f * S:(f + 1) * S]
+        if not kf.all():
+            frame(model, xf, kf, state.condition(), generator, temperature, options)
+        if f < num_frames - 1:
+            state = model.encoder_advance(state, model.scale_input(xf), f, vc)
+
+
+@torch.no_grad()
+def sample_video(model: Any, x: torch.Tensor, known: torch.Tensor, cond: Any = None,
+                 generator: torch.Generator | None = None, temperature: float = 1.0,
+                 progress: bool = False, **options: object) -> torch.Tensor:
+    """Fill the unknown sub-pixels of the strip x (N, C, F·S, S) of predicted frames; (N, C, F·S, S) uint8.
+
+    ``cond``: the context frames, actions and state (``VideoModel.video_condition``)."""
+    check_known(model, known)
+    x = torch.where(known, x.long(), 0)        # unknown garbage never reaches a network
+    _fill_frames(model, x, known, cond, model.num_predicted, generator, temperature, progress, options)
+    return x.to(torch.uint8)
+
+
+@torch.no_grad()
+def predict(model: Any, context: torch.Tensor, actions: torch.Tensor | None = None, state: torch.Tensor | None = None,
+            frames: int | None = None, generator: torch.Generator | None = None, temperature: float = 1.0,
+            progress: bool = False, **options: Any) -> torch.Tensor:
+    """Continue clips: context (N, K, C, S, S) levels -> (N, K + frames, C, S, S) uint8, the K given frames
+    unchanged, then ``frames`` (default: all the model predicts, T - K) sampled ones.
+
+    actions/state: (N, T, A) floats (None = zeros); only their first K + frames steps matter."""
+    from .pixels import check_options, check_temperature
+    cfg = model.config
+    frames = model.num_predicted if frames is None else frames
+    if not 1 <= frames <= model.num_predicted:
+        raise PixelarError(f"{model.name} predicts 1..{model.num_predicted} frames after {cfg.num_context} "
+                           f"(num_frames={cfg.num_frames}), asked for {frames}")
+    check_temperature(temperature)
+    options = check_options(model, options)
+    device = next(model.parameters()).device
+    context = context.to(device)
+    cond = {"context": context, "actions": actions, "state": state}
+    cond = {k: v for k, v in cond.items() if v is not None}
+    n = context.shape[0]
+    x = torch.zeros(n, *model.image_shape, dtype=torch.long, device=device)
+    known = torch.zeros_like(x, dtype=torch.bool)
+    model.check_input(x, cond)
+    was_training = model.training
+    model.eval()
+    try:
+        _fill_frames(model, x, known, cond, frames, generator, temperature, progress, options)
+    finally:
+        model.train(was_training)
+    S = cfg.image_size
+    pred = x[:, :, : frames * S].reshape(n, cfg.image_channels, frames, S, S).permute(0, 2, 1, 3, 4)
+    return torch.cat([context.long(), pred], 1).to(torch.uint8)
