@@ -4,8 +4,8 @@ Paper recipe: "conditioned on 2 starting frames and also on the robot arm action
 are each 5-dimensional vectors"; "trained for 200K steps with batch size 64, using the RMSprop
 optimizer with centering and ε = 1e-8. The learning rate was initialized to 1e-4 and decayed by
 factor 0.3 after 83K steps and after 113K steps"; logistic mixture for O(T), softmax for O(T log N).
-Departures (TrainConfig has neither): plain (uncentered) RMSprop and a constant learning rate; apply
-the two ×0.3 steps by resuming with ``--set train.lr=3e-5`` at 83K and ``3e-6`` at 113K.
+All of it is in the ``robot`` presets' TrainConfig (centred RMSprop, milestones 83K and 113K, γ 0.3);
+train them with ``--steps 200000``. RMSprop's smoothing constant: text silent (pixelar's 0.95).
 Widths and depths of the video networks: text silent (ours).
 """
 from __future__ import annotations
@@ -17,7 +17,8 @@ from ..models.video_pixelcnn import (VideoPixelCNNOT, VideoPixelCNNOTConfig, Vid
 from ..training.config import TrainConfig
 from . import Preset, preset
 
-_PAPER_TRAIN = TrainConfig(optimizer="rmsprop", lr=1e-4, rmsprop_eps=1e-8, batch_size=64)
+_PAPER_TRAIN = TrainConfig(optimizer="rmsprop", lr=1e-4, rmsprop_eps=1e-8, rmsprop_centered=True, batch_size=64,
+                           lr_milestones=(83_000, 113_000), lr_gamma=0.3)
 _SMALL_TRAIN = TrainConfig(optimizer="adam", lr=1e-3, batch_size=4, eval_batch_size=8)
 # moving digits: 64x64 gray frames, 20 per clip, 2 given, 5-d actions and state (pixelar.data.video)
 _DIGITS = {"image_channels": 1, "image_size": 64, "num_frames": 20, "num_context": 2, "action_dim": 5, "state_dim": 5}
