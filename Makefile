@@ -20,6 +20,7 @@ demo: setup
 	$(VENV)/bin/pixelar quickstart --out runs/quickstart
 
 test: setup
+	$(VENV)/bin/ruff check src tests benchmarks
 	$(PY) -m pytest -q -n 2 tests
 
 test-slow: setup

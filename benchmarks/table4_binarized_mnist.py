@@ -28,11 +28,11 @@ import numpy as np
 import torch
 
 import pixelar
+from pixelar import checkpoint as ckpt
 from pixelar.data import load_dataset
 from pixelar.data.generic import load_npz
 from pixelar.errors import DataError
 from pixelar.evaluation.bpd import evaluate
-from pixelar import checkpoint as ckpt
 from pixelar.training.trainer import Trainer
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

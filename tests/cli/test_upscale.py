@@ -9,7 +9,6 @@ from PIL import Image
 import pixelar
 from pixelar.cli import main
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")   # many tiny ops: see conftest.one_thread
 
 

@@ -1,6 +1,8 @@
 import builtins
 import dataclasses
+import functools
 import hashlib
+import operator
 import os
 import pickle
 import struct
@@ -42,7 +44,7 @@ def test_cifar10_from_archive_round_trips(cifar10_root):
     train = load_dataset("cifar10", "train", root=root, download=False)
     assert len(train) == 5 * N and train.info.num_classes == 10 and train.info.image_size == 32
     expected = np.concatenate([_nhwc(truth[f"data_batch_{i}"][0]) for i in range(1, 6)])
-    labels = sum((truth[f"data_batch_{i}"][1] for i in range(1, 6)), [])
+    labels = functools.reduce(operator.iadd, (truth[f"data_batch_{i}"][1] for i in range(1, 6)), [])
     for i in range(len(train)):
         x, y = train[i]
         assert x.dtype.is_floating_point is False and tuple(x.shape) == (3, 32, 32)

@@ -45,7 +45,7 @@ def test_actions_are_the_displacements_between_states():
         d = round(28 * 64 / 64)
         pos = state[:, :4] * (64 - d)                           # pixels
         assert np.allclose(pos[1:] - pos[:-1], actions[:-1, :4] * 3.0, atol=1e-3)
-        assert np.all((0 <= state[:, :4]) & (state[:, :4] <= 1)) and np.all(actions[-1] == 0)
+        assert np.all((state[:, :4] >= 0) & (state[:, :4] <= 1)) and np.all(actions[-1] == 0)
         assert np.allclose(state[:, 4], np.arange(20) / 19)
         assert set(np.unique(actions[:, 4])) <= {0.0, 1.0}
         assert frames.max() == 255

@@ -9,8 +9,7 @@ import zlib
 import pytest
 import torch
 
-from pixelar.distributions import (Bernoulli, Categorical, DiscretizedLogisticMixture, Distribution,
-                                   build_distribution)
+from pixelar.distributions import Bernoulli, Categorical, DiscretizedLogisticMixture, Distribution, build_distribution
 from pixelar.errors import ConfigError
 
 
@@ -138,7 +137,7 @@ def test_sampling_reproducible_with_generator(name: str, c: int, k: int) -> None
     other = dist.sample(params, generator=torch.Generator().manual_seed(12))
     assert a.dtype == torch.int64 and a.shape == (2, c, 5, 6)
     assert torch.equal(a, b) and not torch.equal(a, other)
-    assert 0 <= int(a.min()) and int(a.max()) < k
+    assert int(a.min()) >= 0 and int(a.max()) < k
 
 
 @pytest.mark.parametrize("cls,k", [(Categorical, 6), (Bernoulli, 2)])

@@ -29,9 +29,9 @@ def reference_conditionals(p: list[float], x: list[int], c_count: int, k_count: 
     """
     num = lib.mpf if lib is not math else float
     logits = [num(p[i]) for i in range(m_count)]
-    mu = lambda c, m: num(p[m_count + c * m_count + m])                       # noqa: E731
-    log_s = lambda c, m: max(num(p[m_count + (c_count + c) * m_count + m]), num(-7))  # noqa: E731
-    coeff = lambda c, j, m: lib.tanh(num(p[m_count + 2 * c_count * m_count        # noqa: E731
+    mu = lambda c, m: num(p[m_count + c * m_count + m])
+    log_s = lambda c, m: max(num(p[m_count + (c_count + c) * m_count + m]), num(-7))
+    coeff = lambda c, j, m: lib.tanh(num(p[m_count + 2 * c_count * m_count
                                            + (c * (c - 1) // 2 + j) * m_count + m]))
     d = num(1) / (k_count - 1)
     v = [2 * num(k) / (k_count - 1) - 1 for k in x]

@@ -15,8 +15,7 @@ import pixelar
 from pixelar.cli import main
 from pixelar.evaluation.bpd import evaluate
 from pixelar.evaluation.causality import find_leaks
-from pixelar.models.auxiliary import (Factor, downsample, factor_config, gray_bin, grayscale_levels,
-                                      grayscale_view)
+from pixelar.models.auxiliary import Factor, downsample, factor_config, gray_bin, grayscale_levels, grayscale_view
 from tests.conftest import random_dataset, reduced
 
 TINY_GRAY = dict(image_size=4, num_filters=8, num_resnet=1, embedding_filters=8, embedding_resnet=1)
@@ -260,14 +259,14 @@ def _two_component_factor(levels: int = 256):
 def test_map_on_the_consistent_path_samples_a_component_and_takes_its_mode():
     from pixelar.sampling.auxiliary import sample_constrained
     factor = _two_component_factor()
-    every = lambda x, i, j, c: torch.ones(x.shape[0], 256, dtype=torch.bool)       # noqa: E731
+    every = lambda x, i, j, c: torch.ones(x.shape[0], 256, dtype=torch.bool)
     out = sample_constrained(factor, 400, every, torch.Generator().manual_seed(0), map_sampling=True)
     values = set(out.flatten().tolist())
     assert values == {40, 200}                               # each component's mode, both drawn
     frac = float((out == 40).float().mean())
     assert 0.4 < frac < 0.6                                  # by their (equal) weights
     # with the mode of component 1 not allowed, its samples take the allowed level nearest to it
-    upper = lambda x, i, j, c: torch.arange(256)[None].expand(x.shape[0], -1) >= 100   # noqa: E731
+    upper = lambda x, i, j, c: torch.arange(256)[None].expand(x.shape[0], -1) >= 100
     out = sample_constrained(factor, 400, upper, torch.Generator().manual_seed(0), map_sampling=True)
     assert set(out.flatten().tolist()) == {100, 200}
 
@@ -280,7 +279,7 @@ def test_reduced_variance_shift_is_in_log_variance_units():
     dist = DiscretizedLogisticMixture(3, 256, 2)
     params = torch.randn(1, dist.num_params, 1, 1)
     m, c = 2, 3
-    log_var = lambda p: 2 * p[:, m + c * m:m + 2 * c * m] + math.log(math.pi ** 2 / 3)   # noqa: E731
+    log_var = lambda p: 2 * p[:, m + c * m:m + 2 * c * m] + math.log(math.pi ** 2 / 3)
     for shift in (0.5, 1.0, 2.0):
         shifted = _shift_log_scales(dist, params, log_scale_shift_of(log_variance_shift=shift))
         assert torch.allclose(log_var(params) - log_var(shifted), torch.full((1, c * m, 1, 1), shift))

@@ -43,7 +43,7 @@ def test_the_same_check_finds_the_masked_pixelcnn_blind_spot():
     torch.manual_seed(0)
     model = pixelar.build("pixelcnn", "small", image_size=12, num_layers=5, hidden=12, output_features=16,
                           image_channels=1, first_kernel=3)
-    (pos, grad), = list(dependency_grads(model, [(0, 11, 5)]))
+    (_pos, grad), = list(dependency_grads(model, [(0, 11, 5)]))
     # row 10, to the right: reachable by a 5-layer stack of 3x3 kernels only through the blind spot
     assert grad[0, 10, 6] != 0            # the pixel up-right is seen
     assert grad[0, 9, 9] == 0             # but the upper-right triangle is not

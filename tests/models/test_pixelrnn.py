@@ -65,7 +65,7 @@ def test_row_lstm_receptive_field_is_the_triangle_above_the_pixel():
     model = build("row_lstm", image_size=size, first_kernel=3, num_layers=2)
     want = row_lstm_field(size, 3, 3, 3, 2)
     positions = [(0, i, j) for i, j in [(11, 0), (11, 6), (6, 0), (5, 11), (11, 11), (3, 4)]]
-    for (c, i, j), grad in dependency_grads(model, positions):
+    for (_c, i, j), grad in dependency_grads(model, positions):
         seen = grad[0] != 0
         assert torch.equal(seen, want[i, j]), f"({i}, {j}): sees {seen.nonzero().tolist()}, " \
                                               f"expected {want[i, j].nonzero().tolist()}"

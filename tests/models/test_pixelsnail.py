@@ -51,7 +51,7 @@ def test_full_context_every_earlier_pixel_gets_a_nonzero_gradient(ordering):
     """At random init, log p(x_i | x_<i) depends on *every* earlier pixel in the ordering, including
     the last pixel of the previous row (which a popular PyTorch port never sees)."""
     model = tiny(ordering=ordering)
-    c, h, w = model.image_shape
+    _c, h, w = model.image_shape
     checked = 0
     for (ch, i, j), grad in dependency_grads(model, [(0, i, j) for i, j in model.positions()]):
         allowed = model.allowed_inputs(ch, i, j)

@@ -15,7 +15,6 @@ from torch import nn
 from pixelar.nn.masked import MaskedConv2d, shift_down
 from pixelar.nn.recurrent import DiagonalBiLSTM, RowLSTM
 
-
 # ---- frozen reference (do not edit) ------------------------------------------------------------
 
 
@@ -51,7 +50,7 @@ class ReferenceRowLSTM(nn.Module):
         self.c0 = nn.Parameter(torch.zeros(hidden))
 
     def forward(self, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
-        n, _, height, width = x.shape
+        n, _, _height, width = x.shape
         gates_in = self.input_to_state(x)                      # (N, 4h, H, W)
         if bias is not None:
             gates_in = gates_in + bias

@@ -14,8 +14,8 @@ import pytest
 import torch
 
 import pixelar
-from pixelar.errors import CheckpointError, PixelarError
 from pixelar import checkpoint as ckpt
+from pixelar.errors import CheckpointError, PixelarError
 from pixelar.training.config import TrainConfig
 from pixelar.training.trainer import Trainer
 from tests.conftest import random_dataset

@@ -231,7 +231,7 @@ def test_d3_huge_config_is_refused_before_allocating(tmp_path):
     with pytest.raises(CheckpointError, match="has shape .* the config implies"):
         registry.load(tmp_path)
     for bad in (1e400, float("inf"), "x", [1]):
-        _edit_config(d, lambda m: m["config"].update(hidden=bad))
+        _edit_config(d, lambda m, bad=bad: m["config"].update(hidden=bad))
         with pytest.raises(CheckpointError):
             registry.load(tmp_path)
     _edit_config(d, lambda m: m.update(config=[1, 2]))

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 import pixelar
+from pixelar import checkpoint as ckpt
 from pixelar.errors import CheckpointError
 from pixelar.evaluation.bpd import evaluate
-from pixelar import checkpoint as ckpt
 from pixelar.training.config import TrainConfig
 from pixelar.training.trainer import Trainer
 from tests.conftest import random_dataset

@@ -82,6 +82,6 @@ class DecodeSource:
         for t in np.flatnonzero(todo.cpu().numpy()):
             try:
                 out[t] = self.coders[t].decode(self.family, p[t:t + 1])[0]
-            except Exception as e:  # noqa: BLE001 (constriction raises its own exception types on bad data)
+            except Exception as e:  # constriction raises its own exception types on bad data
                 raise PixelarError(f"the compressed data is corrupt ({e}); re-create the file") from None
         return torch.from_numpy(out).to(logp.device)

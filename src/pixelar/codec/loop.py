@@ -25,8 +25,8 @@ import torch
 
 from ..errors import PixelarError
 from ..models.base import AutoregressiveModel
-from ..progress import progress as progress_bar
 from ..models.product import ProductOfFactors
+from ..progress import progress as progress_bar
 from ..sampling.naive import steps
 
 # logp (N, K) float, channel, row, col, todo (N,) bool -> values (N,) int64

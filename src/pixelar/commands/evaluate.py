@@ -5,13 +5,21 @@ import argparse
 import json
 
 from .. import registry
-from .common import (add_data_options, add_device, add_weights, check_data_fits, check_output_file, data_options,
-                     load_data, positive)
+from .common import (
+    add_data_options,
+    add_device,
+    add_weights,
+    check_data_fits,
+    check_output_file,
+    data_options,
+    load_data,
+    positive,
+)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from ..evaluation.bpd import evaluate
     from ..errors import PixelarError
+    from ..evaluation.bpd import evaluate
     positive("--batch-size", args.batch_size, most=1 << 16)
     if args.max_images < 0:
         raise PixelarError(f"--max-images must be >= 0 (0 = all), got {args.max_images}")

@@ -58,7 +58,7 @@ def read_pcl_state_dict(path_or_state_dict: str | os.PathLike | Mapping[str, Any
             raise CheckpointError(f"{path} does not exist or is not a file; pass the port's .pth checkpoint")
         try:
             obj = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as e:  # noqa: BLE001  (UnpicklingError for code-running pickles; several for corrupt files)
+        except Exception as e:  # UnpicklingError for code-running pickles; several for corrupt files
             raise CheckpointError(f"{path} is not a plain tensor checkpoint that torch.load(weights_only=True) "
                                   f"accepts ({type(e).__name__}); it was not loaded, so nothing in it ran; "
                                   "if you trust its source, load it with the port and re-save model.state_dict()") from None

@@ -13,7 +13,8 @@ likelihood of other images (0..1 floats cast to uint8 are all black).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch

@@ -64,7 +64,7 @@ def random_partition(path: Path, split: str, train_fraction: float, seed: int) -
     rest "test" (sorted names within each)."""
     names = sorted(n for s in SPLITS for n in read_partition(path, s))
     order = torch.randperm(len(names), generator=torch.Generator().manual_seed(seed)).tolist()
-    cut = int(round(train_fraction * len(names)))
+    cut = round(train_fraction * len(names))
     chosen = order[:cut] if split == "train" else order[cut:]
     return sorted(names[i] for i in chosen)
 

@@ -22,8 +22,14 @@ from torch.utils.data import Dataset
 
 from pixelar.data.base import ArrayDataset, DatasetInfo
 from pixelar.data.npzfile import array_keys, open_npz, read_array
-from pixelar.data.transforms import (center_crop_offsets, decode_image, pil_to_hwc,
-                                     random_crop_offsets, seeded_generator, to_chw)
+from pixelar.data.transforms import (
+    center_crop_offsets,
+    decode_image,
+    pil_to_hwc,
+    random_crop_offsets,
+    seeded_generator,
+    to_chw,
+)
 from pixelar.errors import DataError
 
 SPLITS = ("train", "valid", "test")

@@ -53,7 +53,7 @@ def source_path(source: str) -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise DataError(f"the natural data set needs the photos shipped with {package}, "
                         f"which is not installed: {_INSTALL}")
-    path = Path(list(spec.submodule_search_locations)[0]) / relative
+    path = Path(next(iter(spec.submodule_search_locations))) / relative
     if not path.is_file():
         raise DataError(f"{path} is missing from the installed {package}; reinstall it: {_INSTALL}")
     return path
@@ -64,7 +64,7 @@ def _manifest() -> dict[str, str]:
     return json.loads(MANIFEST.read_text())["sha256"]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def source_photo(source: str, mode: str = "RGB") -> np.ndarray:
     """Verified, decoded photo as uint8 (H, W, C), C = 3 for "RGB", 1 for "L"; cached per process."""
     path = source_path(source)

@@ -5,6 +5,7 @@ opened, verified or downloaded here (the loaders verify checksums and contents w
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from collections.abc import Callable
@@ -80,10 +81,8 @@ def _natural_state() -> tuple[str, str]:
     from pixelar.errors import DataError
     found = []
     for source in (*TRAIN_SOURCES, *TEST_SOURCES):
-        try:
+        with contextlib.suppress(DataError):
             found.append(str(source_path(source).parent))
-        except DataError:
-            pass
     n = len(TRAIN_SOURCES) + len(TEST_SOURCES)
     where = ", ".join(sorted(set(found))) or "the installed scikit-image, scikit-learn and matplotlib"
     return where, _state(len(found), n)

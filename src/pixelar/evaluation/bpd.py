@@ -7,7 +7,8 @@ mean of per-batch means (which is wrong when the last batch is smaller).
 from __future__ import annotations
 
 import math
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 

@@ -26,7 +26,8 @@ embedding of ŷ may see all of ŷ). A single-factor model is its own only factor
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 

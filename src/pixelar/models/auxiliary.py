@@ -19,7 +19,7 @@ so -log p(ŷ) - log p(x | ŷ) is an upper bound on -log p(x), reported as such.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F

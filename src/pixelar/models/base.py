@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, ClassVar, Literal, Mapping
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import nn
 
+from ..checkpoint import save_model
 from ..distributions import build_distribution
 from ..distributions.base import Distribution, bits_per_dim
-from ..checkpoint import save_model
 from ..errors import ConfigError, PixelarError
 
 
@@ -140,7 +141,7 @@ class AutoregressiveModel(nn.Module):
             allowed[:c, i, j] = True
         return allowed
 
-    def causal_factors(self, generator: torch.Generator | None = None) -> list[tuple[str, "AutoregressiveModel"]]:
+    def causal_factors(self, generator: torch.Generator | None = None) -> list[tuple[str, AutoregressiveModel]]:
         """[(label, factor)]: the model's autoregressive factors, each with its conditioning fixed.
 
         A single-factor model is its own factor. Models with auxiliary variables (ŷ a function of x)
@@ -164,7 +165,7 @@ class AutoregressiveModel(nn.Module):
         return None
 
     # ---- cached sampling ----------------------------------------------------------------
-    def incremental(self, n: int, cond: Any) -> "IncrementalState | None":
+    def incremental(self, n: int, cond: Any) -> IncrementalState | None:
         """A fresh cached-sampling state for n images, or None when the model has no cached path.
 
         See :class:`IncrementalState` for the contract the cached sampler relies on.
@@ -266,7 +267,7 @@ class AutoregressiveModel(nn.Module):
     # one lazy import below, the only import of an upper layer in a model.
     @staticmethod
     def _sampling() -> Any:
-        from .. import sampling   # lazy on purpose: sampling imports models (see docs/architecture.md)
+        from .. import sampling  # lazy on purpose: sampling imports models (see docs/architecture.md)
         return sampling
 
     @torch.no_grad()

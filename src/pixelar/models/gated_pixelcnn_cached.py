@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING
 import torch
 import torch.nn.functional as F
 
-from .base import IncrementalState
 from ..nn.gated import gated_activation
 from ..nn.windows import Canvas, OutputLayer, linear, masked_matrix
+from .base import IncrementalState
 
 if TYPE_CHECKING:
     from .gated_pixelcnn import GatedPixelCNN

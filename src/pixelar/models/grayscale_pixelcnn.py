@@ -20,13 +20,13 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from ..distributions.base import Distribution
 from ..errors import ConfigError
 from ..nn.weightnorm import DataDependentInit
-from ..distributions.base import Distribution
 from .auxiliary import AuxEmbedding, Factor, factor_config, grayscale_view, scale_levels
 from .base import AutoregressiveModel, ImageModelConfig
-from .product import ProductOfFactors
 from .pixelcnn_pp import PixelCNNPlusPlus, PixelCNNPlusPlusConfig
+from .product import ProductOfFactors
 
 PARTS = ("prior", "conditional")
 

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Literal, Mapping
+from collections.abc import Mapping
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -96,7 +97,7 @@ class MultiscalePixelCNNConfig(ImageModelConfig):
     def sizes(self) -> list[int]:
         """Side of every scale, base first: [B, 2B, ..., image_size]."""
         return [self.effective_base * 2 ** k
-                for k in range(int(round(math.log2(self.image_size / self.effective_base))) + 1)]
+                for k in range(round(math.log2(self.image_size / self.effective_base)) + 1)]
 
 
 class MultiscalePixelCNN(AutoregressiveModel):

@@ -29,8 +29,15 @@ from torch import nn
 from ..errors import ConfigError
 from ..nn.gated_resnet import GatedResNet
 from ..nn.modes import maybe_checkpoint
-from ..nn.shifted import (DownRightShiftedConv2d, DownRightShiftedDeconv2d, DownShiftedConv2d,
-                          DownShiftedDeconv2d, FirstShiftedLayer, nin, pad_with_ones)
+from ..nn.shifted import (
+    DownRightShiftedConv2d,
+    DownRightShiftedDeconv2d,
+    DownShiftedConv2d,
+    DownShiftedDeconv2d,
+    FirstShiftedLayer,
+    nin,
+    pad_with_ones,
+)
 from ..nn.weightnorm import DataDependentInit
 from .base import AutoregressiveModel, ImageModelConfig
 from .pixelcnn_pp_cached import PixelCNNPlusPlusState
@@ -141,7 +148,7 @@ class PixelCNNPlusPlus(DataDependentInit, FirstShiftedLayer, AutoregressiveModel
 
     def network(self, x: torch.Tensor, cond: torch.Tensor | None,
                 spatial: torch.Tensor | None = None) -> torch.Tensor:
-        n, _, h, w = x.shape
+        _n, _, _h, _w = x.shape
         onehot = (F.one_hot(cond, self.config.num_classes).to(x.dtype) if self.config.num_classes else None)
         if (spatial is not None) != bool(self.spatial_channels):
             raise ValueError(f"this network takes spatial conditioning of {self.spatial_channels} channels: "

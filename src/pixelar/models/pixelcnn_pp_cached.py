@@ -21,10 +21,10 @@ in the constructor. Dropout is off (samplers run the model in eval mode).
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn.functional as F
-
-from typing import TYPE_CHECKING
 
 from ..nn.gated_resnet import GatedResNet
 from ..nn.shifted import concat_elu

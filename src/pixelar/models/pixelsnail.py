@@ -208,7 +208,7 @@ class PixelSNAIL(DataDependentInit, AutoregressiveModel):
         return maybe_checkpoint(layer, *args, enabled=self.config.checkpoint_activations)
 
     def network(self, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
-        n, _, hgt, wid = x.shape
+        n, _, _hgt, _wid = x.shape
         onehot = F.one_hot(cond, self.config.num_classes).to(x.dtype) if self.config.num_classes else None
         background = self.background.expand(n, -1, -1, -1).to(x.dtype)
         h = self.first(pad_with_ones(x))      # (N, F, H, W), strictly causal

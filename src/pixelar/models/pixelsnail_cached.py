@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 
 class PixelSNAILState(IncrementalState):
-    def __init__(self, model: "PixelSNAIL", n: int, cond: torch.Tensor | None) -> None:
+    def __init__(self, model: PixelSNAIL, n: int, cond: torch.Tensor | None) -> None:
         cfg = model.config
         self.model = model
         self.order = model.positions()
@@ -51,7 +51,7 @@ class PixelSNAILState(IncrementalState):
         self.keys = [torch.zeros(n, cfg.key_channels, s * s, device=device) for _ in model.attention]
         self.values = [torch.zeros(n, cfg.value_channels, s * s, device=device) for _ in model.attention]
 
-    def _resnet(self, layer: "GatedResNet | GatedConv", caches: tuple[torch.Tensor, ...], h: torch.Tensor,
+    def _resnet(self, layer: GatedResNet | GatedConv, caches: tuple[torch.Tensor, ...], h: torch.Tensor,
                 i: int, j: int) -> torch.Tensor:
         """GatedResNet (or GatedConv) with down-right-shifted convolutions at (i, j); h (N, F, 1, 1)."""
         if isinstance(layer, GatedConv):

@@ -23,8 +23,15 @@ from torch import nn
 
 from ..errors import ConfigError
 from ..nn.weightnorm import DataDependentInit
-from .auxiliary import (AuxEmbedding, Factor, LightPixelCNNPlusPlus, UpsamplingEmbedding, factor_config, pyramid,
-                        scale_levels)
+from .auxiliary import (
+    AuxEmbedding,
+    Factor,
+    LightPixelCNNPlusPlus,
+    UpsamplingEmbedding,
+    factor_config,
+    pyramid,
+    scale_levels,
+)
 from .base import AutoregressiveModel, ImageModelConfig
 from .product import ProductOfFactors
 
@@ -47,7 +54,7 @@ class PyramidPixelCNNConfig(ImageModelConfig):
 
     @property
     def num_scales(self) -> int:
-        return int(round(math.log2(self.image_size / self.base_size)))
+        return round(math.log2(self.image_size / self.base_size))
 
     def sizes(self) -> list[int]:
         """Image size of every level, finest first: [image_size, image_size/2, ..., base_size]."""

@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..models.video_pixelcnn import (VideoPixelCNNOT, VideoPixelCNNOTConfig, VideoPixelCNNOTLogN,
-                                     VideoPixelCNNOTLogNConfig)
+from ..models.video_pixelcnn import (
+    VideoPixelCNNOT,
+    VideoPixelCNNOTConfig,
+    VideoPixelCNNOTLogN,
+    VideoPixelCNNOTLogNConfig,
+)
 from ..training.config import TrainConfig
 from . import Preset, preset
 

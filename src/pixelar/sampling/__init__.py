@@ -9,7 +9,8 @@ sample given a low-resolution or a grayscale view, for models that declare they 
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 

@@ -24,7 +24,8 @@ temperature divides the restricted conditional's log-probs.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 

@@ -2,7 +2,8 @@
 between the naive reference loop and the cached incremental one."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 

@@ -6,7 +6,7 @@ overflow in the optimizer), so the parameters themselves are checked after ``opt
 """
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 
