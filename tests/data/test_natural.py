@@ -83,3 +83,20 @@ def test_options():
     assert gray.info.num_channels == 1 and gray.info.image_size == 16 and gray.info.name != "natural"
     assert tuple(gray[0][0].shape) == (1, 16, 16)
     assert len(load_dataset("natural", "train", epoch_length=10)) == 10
+
+
+def test_permute_channels_reorders_the_planes_of_the_same_crops_reproducibly():
+    plain = load_dataset("natural", "train", epoch_length=64)
+    perm = load_dataset("natural", "train", epoch_length=64, permute_channels=True)
+    again = load_dataset("natural?permute_channels=true", "train", epoch_length=64)
+    orders = set()
+    for i in range(64):
+        x, p = plain[i][0], perm[i][0]
+        assert np.array_equal(p.numpy(), again[i][0].numpy())
+        # the same crop, its R, G, B planes in some order (planes matched by content)
+        order = tuple(next(c for c in range(3) if np.array_equal(p[k].numpy(), x[c].numpy())) for k in range(3))
+        assert sorted(order) == [0, 1, 2]
+        orders.add(order)
+    assert len(orders) > 3                                  # several orders are drawn
+    test = load_dataset("natural", "test", permute_channels=True)
+    assert np.array_equal(test[0][0].numpy(), load_dataset("natural", "test")[0][0].numpy())

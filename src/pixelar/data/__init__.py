@@ -79,10 +79,10 @@ def _celeba(size: int) -> Callable[..., Dataset]:
 
 
 def _natural(split: str, root: Any, download: bool, patch_size: int = 32, channels: int = 3,
-             epoch_length: int = 4096, seed: int = 0) -> Dataset:
+             epoch_length: int = 4096, seed: int = 0, permute_channels: bool = False) -> Dataset:
     from pixelar.data.natural import load_natural
     return load_natural(split, root, download, patch_size=patch_size, channels=channels,
-                        epoch_length=epoch_length, seed=seed)
+                        epoch_length=epoch_length, seed=seed, permute_channels=permute_channels)
 
 
 def _moving_digits(split: str, root: Any, download: bool, image_size: int = 64, num_frames: int = 20,

@@ -90,8 +90,9 @@ class NaturalTrainDataset(Dataset):
     """Random ``patch_size`` crops of the train photos; items (C, p, p) uint8, label -1."""
 
     def __init__(self, photos: list[np.ndarray], patch_size: int, epoch_length: int, seed: int,
-                 info: DatasetInfo) -> None:
+                 info: DatasetInfo, permute_channels: bool = False) -> None:
         self.photos, self.patch_size, self.info = photos, patch_size, info
+        self.permute_channels = permute_channels
         self.epoch_length, self.seed, self.epoch = epoch_length, seed, 0
         # Number of crop positions per photo; a crop is a uniform draw over their union.
         self.positions = np.array([(h - patch_size + 1) * (w - patch_size + 1)
@@ -119,16 +120,25 @@ class NaturalTrainDataset(Dataset):
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
         k, top, left = self.crop_position(i)
         p = self.patch_size
-        return to_chw(self.photos[k][top: top + p, left: left + p]), -1
+        x = to_chw(self.photos[k][top: top + p, left: left + p])
+        if self.permute_channels and x.shape[0] == 3:
+            # Colour augmentation: the six training photos are nearly grey, so a model trained on
+            # them alone learns "G ≈ R ≈ B" and fails on saturated colours (the flower test photo).
+            # A random order of the R, G, B planes (seeded by (seed, epoch, item), like the crop).
+            g = seeded_generator(self.seed, self.epoch, i, 0xC0105)
+            x = x[torch.randperm(3, generator=g)]
+        return x, -1
 
 
 def load_natural(split: str = "train", root: str | os.PathLike | None = None, download: bool = True,
                  patch_size: int = 32, channels: int = 3, epoch_length: int = 4096,
-                 seed: int = 0) -> Dataset:
+                 seed: int = 0, permute_channels: bool = False) -> Dataset:
     """The "natural" data set: (C, patch_size, patch_size) uint8 photo patches, unlabelled.
 
     ``channels`` 3 (RGB) or 1 (grayscale, Pillow's "L"). ``root`` and
-    ``download`` are accepted for a uniform signature and ignored.
+    ``download`` are accepted for a uniform signature and ignored. ``permute_channels``: training
+    crops get a random order of their R, G, B planes (colour augmentation; the test split is never
+    changed).
     """
     if split not in SPLITS:
         raise DataError(f"natural has no split '{split}'; choose one of {', '.join(SPLITS)}")
@@ -142,4 +152,4 @@ def load_natural(split: str = "train", root: str | os.PathLike | None = None, do
         patches = np.concatenate([grid_patches(source_photo(s, mode), patch_size) for s in TEST_SOURCES])
         return ArrayDataset(patches, None, info)
     photos = [source_photo(s, mode) for s in TRAIN_SOURCES]
-    return NaturalTrainDataset(photos, patch_size, epoch_length, seed, info)
+    return NaturalTrainDataset(photos, patch_size, epoch_length, seed, info, permute_channels)
