@@ -191,7 +191,7 @@ def read_header(path: Path) -> dict[str, tuple[tuple[int, ...], str]]:
     try:
         with safe_open(str(path), framework="pt") as f:
             out = {}
-            for k in f:
+            for k in f.keys():  # noqa: SIM118 (safe_open is not iterable)
                 sl = f.get_slice(k)
                 out[k] = (tuple(sl.get_shape()), sl.get_dtype())
             return out

@@ -143,7 +143,7 @@ def test_multiscale_factors_are_each_normalized_on_a_2x2_grid():
     the 2^12 other pixels for two grid images (equivalent to the 2^16-image sum, 8x cheaper)."""
     model = build("multiscale_pixelrnn", image_size=4, hidden=4, num_layers=1, output_features=8,
                   upsample_features=4, lstm="row_lstm").eval()
-    grid = model.grid
+    grid = ~model.new_1                                                # the 2x2 grid of x_s
     grids = all_images(1, 2, 2)                                        # (16, 1, 2, 2)
     x = torch.zeros(16, 1, 4, 4, dtype=torch.uint8)
     x[:, :, ::2, ::2] = grids
@@ -185,7 +185,34 @@ def test_multiscale_sampling_follows_its_order_and_completion_keeps_known_pixels
     assert torch.equal(out[known], a[known])
 
 
+def test_three_scales_chain_two_conditional_networks_exactly():
+    """§3.6 "one or more conditional PixelRNNs": 8x8 -> 4x4 -> 2x2, the coarsest grid first, each
+    level's new pixels scored by its own network; normalized over all 2^16 binary 4x4 images."""
+    model = build("multiscale_pixelrnn", image_size=8, num_scales=3, hidden=4, num_layers=1,
+                  output_features=8, upsample_features=4).eval()
+    order = model.positions()
+    assert order[:4] == [(0, 0), (0, 4), (4, 0), (4, 4)]
+    assert set(order[4:16]) == {(i, j) for i in range(0, 8, 2) for j in range(0, 8, 2)} - set(order[:4])
+    assert sorted(order) == sorted((i, j) for i in range(8) for j in range(8))
+    assert len(model.middle) == 1
+    x = torch.randint(0, 2, (3, 1, 8, 8), dtype=torch.uint8)
+    with torch.no_grad():
+        per = model.log_prob_elementwise(x)[:, 0]
+        y = x.clone()
+        y[:, 0, 1, 1] ^= 1                                             # a finest-level pixel
+        assert torch.equal(model.log_prob_elementwise(y)[:, 0, ::2, ::2], per[:, ::2, ::2])
+    small = build("multiscale_pixelrnn", image_size=4, num_scales=3, hidden=4, num_layers=1,
+                  output_features=8, upsample_features=4, lstm="diagonal_bilstm").eval()
+    with torch.no_grad():
+        total = torch.logsumexp(small.log_prob(all_images(1, 4, 2)).double(), 0).exp()
+    assert abs(float(total) - 1.0) < 1e-5
+
+
 def test_bad_configs_say_what_to_fix():
+    with pytest.raises(pixelar.ConfigError, match="num_scales"):
+        pixelar.build("multiscale_pixelrnn", "mnist", num_scales=1)
+    with pytest.raises(pixelar.ConfigError, match="must divide image_size"):
+        pixelar.build("multiscale_pixelrnn", "mnist", num_scales=4)        # 28 is not a multiple of 8
     with pytest.raises(pixelar.ConfigError, match="subsample_factor"):
         pixelar.build("multiscale_pixelrnn", "mnist", subsample_factor=3)
     with pytest.raises(pixelar.ConfigError, match="must be odd"):

@@ -12,8 +12,15 @@ The n×n image x is split into the s×s subsampled image x_s = x[:, :, ::f, ::f]
   pixels off the subsampled grid: their raster-earlier pixels and the whole x_s
   are all known when they are generated.
 
-The generation order (``positions()``) is therefore: the grid pixels (0, 0),
-(0, f), ..., then every other pixel in raster order. ``forward`` returns one
+"one or more conditional PixelRNNs" (§3.6): with ``num_scales`` = L > 2 the chain continues.
+Level 0 is the unconditional PixelRNN on x[::f^(L-1), ::f^(L-1)]; level k = 1..L-1 is a
+conditional PixelRNN on x_k = x[::f^(L-1-k), ::f^(L-1-k)], biased by the upsampling of x_{k-1}, and
+scores the pixels of x_k that are not in x_{k-1}:
+
+    log p(x) = log p(x_0) + Σ_k log p(x_k minus x_{k-1} | x_{k-1})         (exact)
+
+The generation order (``positions()``) is therefore: the coarsest grid's pixels (0, 0),
+(0, f^(L-1)), ..., then each finer level's new pixels in raster order. ``forward`` returns one
 (N, P, n, n) parameter map: at grid positions the unconditional model's
 parameters, elsewhere the conditional model's, so the distribution's sum over
 all positions is the exact log-likelihood above and the samplers and the
@@ -35,7 +42,8 @@ from .pixelrnn import DiagonalBiLSTMConfig, PixelRNNConfig, PixelRNNNetwork, Row
 @dataclasses.dataclass(frozen=True)
 class MultiScalePixelRNNConfig(PixelRNNConfig):
     lstm: Literal["row_lstm", "diagonal_bilstm"] = "row_lstm"   # layer type of both networks
-    subsample_factor: int = 2      # f: the unconditional network models x[:, :, ::f, ::f]
+    subsample_factor: int = 2      # f: each level models the image subsampled f times less
+    num_scales: int = 2            # L: the unconditional PixelRNN + L - 1 conditional ones (§3.6 "one or more")
     upsample_features: int = 32    # channels of the deconvolutional upsampling network
     input_kernel: int = 3          # Row LSTM only (see RowLSTMConfig)
     state_kernel: int = 3
@@ -43,9 +51,13 @@ class MultiScalePixelRNNConfig(PixelRNNConfig):
 
     def validate(self) -> None:
         super().validate()
-        if self.subsample_factor < 2 or self.image_size % self.subsample_factor:
-            raise ConfigError(f"subsample_factor must be >= 2 and divide image_size ({self.image_size}), "
-                              f"got {self.subsample_factor}")
+        if self.num_scales < 2:
+            raise ConfigError(f"num_scales must be >= 2 (one unconditional + at least one conditional "
+                              f"PixelRNN), got {self.num_scales}")
+        coarse = self.subsample_factor ** (self.num_scales - 1)
+        if self.subsample_factor < 2 or self.image_size % coarse:
+            raise ConfigError(f"subsample_factor must be >= 2 and subsample_factor ** (num_scales - 1) = "
+                              f"{coarse} must divide image_size ({self.image_size}), got {self.subsample_factor}")
         if self.distribution not in ("categorical", "bernoulli"):
             raise ConfigError("multiscale_pixelrnn supports distribution=categorical or bernoulli, "
                               f"got {self.distribution}")
@@ -59,51 +71,94 @@ class MultiScalePixelRNNConfig(PixelRNNConfig):
         return DiagonalBiLSTMConfig(**common, right_reads_image=self.right_reads_image)
 
 
+class _Conditioner(nn.Module):
+    """The deconvolutional upsampling of the coarser level's image (f× larger) and one 1×1 unmasked
+    convolution per layer into that layer's input-to-state map. It reads only the coarser image,
+    which precedes every pixel the conditional network scores, so it needs no mask."""
+
+    def __init__(self, config: MultiScalePixelRNNConfig, gate_channels: int) -> None:
+        super().__init__()
+        u, f = config.upsample_features, config.subsample_factor
+        self.upsample = nn.Sequential(
+            nn.Conv2d(config.image_channels, u, 3, padding=1), nn.ReLU(),
+            nn.ConvTranspose2d(u, u, f, stride=f), nn.ReLU())
+        self.layer_bias = nn.ModuleList(nn.Conv2d(u, gate_channels, 1) for _ in range(config.num_layers))
+
+    def forward(self, coarse: torch.Tensor) -> list[torch.Tensor]:
+        up = self.upsample(coarse)                                            # (N, u, f·s, f·s)
+        return [conv(up) for conv in self.layer_bias]
+
+
 class MultiScalePixelRNN(AutoregressiveModel):
-    """Unconditional s×s PixelRNN + conditional n×n PixelRNN (see the module docstring)."""
+    """Unconditional coarsest PixelRNN + conditional PixelRNNs, one per finer level (module docstring).
+
+    Module names: ``small`` (level 0), ``large`` + ``upsample`` + ``layer_bias`` (the finest level, as
+    with two scales), ``middle`` + ``middle_conditioners`` (levels 1..L-2, coarse to fine; empty for
+    L = 2, so two-scale checkpoints keep their names).
+    """
 
     name = "multiscale_pixelrnn"
     config_class = MultiScalePixelRNNConfig
 
     def __init__(self, config: MultiScalePixelRNNConfig) -> None:
         super().__init__(config)
-        f, n = config.subsample_factor, config.image_size
+        f, n, L = config.subsample_factor, config.image_size, config.num_scales
         self.factor = f
         num_params, g = self.distribution.num_params, self.num_groups
-        self.small = PixelRNNNetwork(config.network_config(n // f), g, num_params)
+        self.strides = [f ** (L - 1 - k) for k in range(L)]                   # level k: x[::stride, ::stride]
+        self.small = PixelRNNNetwork(config.network_config(n // self.strides[0]), g, num_params)
+        self.middle = nn.ModuleList(PixelRNNNetwork(config.network_config(n // st), g, num_params)
+                                    for st in self.strides[1:-1])
         self.large = PixelRNNNetwork(config.network_config(n), g, num_params)
-        u = config.upsample_features
-        # Deconvolutional upsampling of x_s to n×n. It reads only x_s, which precedes every pixel
-        # the conditional network scores, so it needs no mask.
-        self.upsample = nn.Sequential(
-            nn.Conv2d(config.image_channels, u, 3, padding=1), nn.ReLU(),
-            nn.ConvTranspose2d(u, u, f, stride=f), nn.ReLU())
-        self.layer_bias = nn.ModuleList(nn.Conv2d(u, self.large.gate_channels, 1)
-                                        for _ in range(config.num_layers))
-        self.class_embedding = (nn.Embedding(config.num_classes, 4 * config.hidden)
+        gate = self.large.gate_channels
+        self.middle_conditioners = nn.ModuleList(_Conditioner(config, gate) for _ in self.strides[1:-1])
+        finest = _Conditioner(config, gate)
+        self.upsample, self.layer_bias = finest.upsample, finest.layer_bias
+        self.class_embedding = (nn.Embedding(config.num_classes, 2 * L * config.hidden)
                                 if config.num_classes else None)
-        grid = torch.zeros(n, n, dtype=torch.bool)
-        grid[::f, ::f] = True
-        self.register_buffer("grid", grid, persistent=False)
+        # new[k]: the pixels of level k's grid that level k scores (not on level k-1's grid)
+        for k, st in enumerate(self.strides):
+            m = n // st
+            new = torch.ones(m, m, dtype=torch.bool)
+            if k:
+                new[::f, ::f] = False
+            self.register_buffer(f"new_{k}", new, persistent=False)
 
     def positions(self) -> list[tuple[int, int]]:
-        """The s×s grid in raster order, then every other pixel in raster order."""
+        """The coarsest grid in raster order, then each finer level's new pixels in raster order."""
         n, f = self.config.image_size, self.factor
-        on = [(i, j) for i in range(0, n, f) for j in range(0, n, f)]
-        off = [(i, j) for i in range(n) for j in range(n) if i % f or j % f]
-        return on + off
+        out = []
+        for k, st in enumerate(self.strides):
+            out += [(i, j) for i in range(0, n, st) for j in range(0, n, st)
+                    if k == 0 or i % (st * f) or j % (st * f)]
+        return out
 
     def network(self, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
         h2 = 2 * self.config.hidden
         emb = self.class_embedding(cond) if self.class_embedding is not None else None
-        small_x = x[:, :, ::self.factor, ::self.factor]                     # (N, C, s, s)
-        small = self.small(small_x, class_bias=None if emb is None else emb[:, :h2])   # (N, P, s, s)
-        up = self.upsample(small_x)                                         # (N, u, n, n)
-        large = self.large(x, layer_bias=[conv(up) for conv in self.layer_bias],
-                           class_bias=None if emb is None else emb[:, h2:])  # (N, P, n, n)
-        # Grid pixels read the unconditional parameters, the others the conditional ones.
-        small_up = small.repeat_interleave(self.factor, 2).repeat_interleave(self.factor, 3)
-        return torch.where(self.grid, small_up, large)
+        nets = [self.small, *self.middle, self.large]
+        conditioners = [None, *self.middle_conditioners, None]
+        out = None
+        for k, (st, net) in enumerate(zip(self.strides, nets)):
+            xk = x[:, :, ::st, ::st]                                           # (N, C, n/st, n/st)
+            bias = None if emb is None else emb[:, k * h2:(k + 1) * h2]
+            if k == 0:
+                params = net(xk, class_bias=bias)                              # (N, P, s, s)
+            else:
+                coarse = x[:, :, ::st * self.factor, ::st * self.factor]
+                if conditioners[k] is not None:
+                    layer_bias = conditioners[k](coarse)
+                else:                                                          # the finest level
+                    up_map = self.upsample(coarse)                             # (N, u, n, n)
+                    layer_bias = [conv(up_map) for conv in self.layer_bias]
+                params = net(xk, layer_bias=layer_bias, class_bias=bias)
+            if out is None:
+                out = params
+            else:
+                # level k scores its new pixels; the coarser grid keeps the coarser levels' parameters
+                up = out.repeat_interleave(self.factor, 2).repeat_interleave(self.factor, 3)
+                out = torch.where(getattr(self, f"new_{k}"), params, up)
+        return out                                                              # (N, P, n, n)
 
     def output_layer(self) -> nn.Module:
-        return nn.ModuleList([self.small.out2, self.large.out2])
+        return nn.ModuleList([self.small.out2, *(m.out2 for m in self.middle), self.large.out2])

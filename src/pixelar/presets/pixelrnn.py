@@ -91,6 +91,16 @@ def multiscale_pixelrnn_mnist() -> Preset:
                   description="§3.6 Multi-Scale Row LSTM on binarized MNIST: 14x14 unconditional + 28x28 conditional")
 
 
+@preset
+def multiscale_pixelrnn_mnist_3scale() -> Preset:
+    """§3.6 with two conditional PixelRNNs ("one or more"): 7x7 unconditional, then 14x14 and 28x28."""
+    return Preset(model_class=MultiScalePixelRNN,
+                  model=MultiScalePixelRNNConfig(**_binary(28), hidden=16, num_layers=7, output_features=32,
+                                                 subsample_factor=2, num_scales=3),
+                  train=_RMSPROP, dataset="binarized_mnist",
+                  description="§3.6 Multi-Scale Row LSTM on binarized MNIST, 3 scales: 7x7 + 14x14 + 28x28")
+
+
 @preset(default=True)
 def multiscale_pixelrnn_imagenet64() -> Preset:
     return Preset(model_class=MultiScalePixelRNN,
