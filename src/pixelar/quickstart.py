@@ -99,11 +99,11 @@ def train_part(out: Path, test: Any, steps: int, model: str, preset: str, overri
                log_every: int, evals: int, progress: bool, log: Callable[[str], None]) -> tuple[Trainer, dict[str, Any]]:
     """Part 1's training: ``steps`` optimizer steps, a line every ``log_every`` steps."""
     from .data import load_dataset
-    train = load_dataset("natural", "train")
+    train = load_dataset("natural", "train", permute_channels=True)   # colour augmentation (presets/quickstart.py)
     torch.manual_seed(seed)                       # the initial weights
     model_cfg, train_cfg = registry.resolve(model, preset, {**overrides, "train.seed": seed})
     net = registry.entry(model).model_class(model_cfg)
-    trainer = Trainer(net, train_cfg, train, out, progress=progress, log=log, extra_meta={"dataset": "natural"})
+    trainer = Trainer(net, train_cfg, train, out, progress=progress, log=log, extra_meta={"dataset": "natural?permute_channels=true"})
     log(f"training {model} ({preset}, {net.num_parameters():,} parameters) for {steps} steps of "
         f"{train_cfg.batch_size} patches on {torch.get_num_threads()} CPU thread(s) -> {out}")
     stops, tests = _checkpoints(steps, log_every, evals)

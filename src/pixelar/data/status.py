@@ -16,6 +16,7 @@ from pixelar.data.download import cache_dir
 DOWNLOAD = "downloaded on first use (checksummed)"
 MANUAL = "put the files there yourself (no automatic download)"
 PACKAGES = "photos shipped with scikit-image, scikit-learn and matplotlib (pip install 'pixelar[demo]')"
+BUILT_IN = "generated when read (seeded; digits from an MNIST npz if given, else built-in glyphs)"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +74,13 @@ def _requirements(name: str) -> tuple[str, list[Check], str]:
         return "celeba", [_file("list_eval_partition.txt"),
                           lambda root: (root / "img_align_celeba").is_dir() or
                           (root / "img_align_celeba.zip").is_file()], MANUAL
+    if name == "moving_mnist":
+        from pixelar.data.video import MOVING_MNIST_FILE
+        return name, [_file(MOVING_MNIST_FILE)], DOWNLOAD
+    if name == "robot_pushing":
+        from pixelar.data.video import ROBOT_SPLITS
+        return name, [lambda root, d=d: (root / d).is_dir() and any((root / d).glob("*.tfrecord*"))
+                      for d in ROBOT_SPLITS.values()], MANUAL
     raise KeyError(name)
 
 
@@ -100,6 +108,8 @@ def dataset_status(name: str, description: str, root: str | os.PathLike | None =
     if name == "natural":
         where, state = _natural_state()
         return DatasetStatus(name, description, where, state, PACKAGES)
+    if name == "moving_digits":
+        return DatasetStatus(name, description, "-", "present", BUILT_IN)
     if name in ("npz:PATH", "folder:PATH"):
         return DatasetStatus(name, description, "PATH", "-", "your own file or folder, named in the data set name")
     folder, checks, source = _requirements(name)
