@@ -21,7 +21,7 @@ import contextlib
 import math
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -199,17 +199,23 @@ def check_writable(path: str | os.PathLike, force: bool = False) -> Path:
     return p
 
 
-def save_png(img: Image.Image, path: str | os.PathLike, force: bool = False) -> Path:
-    """Write atomically (temporary file, then rename); a failed write leaves neither file behind."""
+def write_atomically(path: str | os.PathLike, write: Callable[[Path], object], force: bool = False) -> Path:
+    """``write(tmp)`` into a temporary file beside ``path``, then rename it over ``path`` (checked
+    with :func:`check_writable`); a failed write leaves neither file behind."""
     p = check_writable(path, force)
     tmp = p.with_name(f".{p.name}.tmp")
     try:
-        img.save(tmp, format="PNG")
+        write(tmp)
         tmp.replace(p)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return p
+
+
+def save_png(img: Image.Image, path: str | os.PathLike, force: bool = False) -> Path:
+    """Write atomically (temporary file, then rename); a failed write leaves neither file behind."""
+    return write_atomically(path, lambda tmp: img.save(tmp, format="PNG"), force)
 
 
 def known_mask(spec: str, size: int) -> torch.Tensor:

@@ -24,7 +24,9 @@ from ..imageio import (
     image_channels,
     levels_to_uint8,
     open_image,
+    save_png,
     to_8bit,
+    write_atomically,
 )
 from ..models.base import AutoregressiveModel
 from .api import decode, encode, labels_of
@@ -104,9 +106,7 @@ def compress_files(model: AutoregressiveModel, inputs: str | os.PathLike, out: s
     elif not model.config.num_classes:
         labels = None            # an npz's labels mean nothing to an unconditional model
     data = encode(model, images, progress=progress, labels=labels)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(target)
+    write_atomically(target, lambda tmp: tmp.write_bytes(data), force=True)   # --out checked above
     return len(images), len(data)
 
 
@@ -131,9 +131,7 @@ def decompress_file(model: AutoregressiveModel, inputs: str | os.PathLike, out: 
     for path, im in zip(paths, images):
         a = levels_to_uint8(im, model.config.num_levels).permute(1, 2, 0).numpy()
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        Image.fromarray(a[:, :, 0] if a.shape[2] == 1 else a).save(tmp, format="PNG")
-        tmp.replace(path)
+        save_png(Image.fromarray(a[:, :, 0] if a.shape[2] == 1 else a), path, force=True)   # --out checked above
     if labels is not None and out.suffix.lower() != ".png":
         (out / "labels.txt").write_text("".join(f"{y}\n" for y in labels))
     return paths

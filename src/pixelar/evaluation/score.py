@@ -18,13 +18,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from ..data.base import batch_to
 from ..distributions.base import bits_per_dim
 from ..errors import PixelarError
-from ..imageio import check_writable
+from ..imageio import write_atomically
 from ..nn.modes import eval_mode
+from ..progress import progress as progress_bar
 from .bpd import iterate_batches
 
 
@@ -43,7 +43,7 @@ def score_images(model: Any, dataset: Any, batch_size: int = 64, progress: bool 
     generator = torch.Generator(device=device).manual_seed(0) if model.is_bound else None
     part_dims = model.part_dims()
     nll, parts = [], {k: [] for k in part_dims}
-    bar = tqdm(total=len(dataset), desc=desc, unit="img", disable=not progress, leave=False)
+    bar = progress_bar(total=len(dataset), desc=desc, unit="img", enabled=progress, leave=False)
     with eval_mode(model):
         try:
             for batch in iterate_batches(dataset, batch_size, list(range(len(dataset)))):
@@ -120,15 +120,7 @@ def write_scores(path: str | os.PathLike, rows: list[dict[str, Any]], head: dict
                  force: bool = False) -> Path:
     """Write ``rows`` (CSV: one line each, under a header) or ``head`` + rows (JSON) atomically."""
     text = _render(rows, head, output_format(path))
-    p = check_writable(path, force)
-    tmp = p.with_name(f".{p.name}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(p)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return p
+    return write_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"), force)
 
 
 def map_paths(directory: str | os.PathLike, names: list[str]) -> list[Path]:
