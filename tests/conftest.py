@@ -94,3 +94,16 @@ def random_dataset(n: int, channels: int = 3, size: int = 8, levels: int = 256, 
 @pytest.fixture
 def toy_data():
     return random_dataset
+
+
+def fails(argv, capsys, *match: str) -> str:
+    """``pixelar argv`` keeps the error promise: exit 2, one line, no traceback, naming every ``match``."""
+    from pixelar.cli import main
+    capsys.readouterr()
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    for m in match:
+        assert m in err, err
+    return err

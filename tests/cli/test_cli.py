@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from pixelar.cli import main
+from tests.conftest import fails
 
 TINY = ["--set", "model.image_size=8", "--set", "model.hidden=8", "--set", "model.output_features=12",
         "--set", "model.num_layers=2", "--set", "train.batch_size=4", "--set", "train.checkpoint_every=2"]
@@ -28,15 +29,6 @@ def run_dir(tmp_path, npz_data):
     assert main(["train", "--model", "gated_pixelcnn", "--preset", "small", *TINY, "--dataset", npz_data,
                  "--out", str(out), "--steps", "3", "--quiet"]) == 0
     return out
-
-
-def fails(argv, capsys, match):
-    code = main(argv)
-    err = capsys.readouterr().err
-    assert code == 2, err
-    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
-    assert match in err, err
-    return err
 
 
 def test_train_eval_sample_complete(run_dir, npz_data, tmp_path, capsys):

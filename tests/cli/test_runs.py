@@ -6,7 +6,6 @@ import json
 import shutil
 import typing
 
-import numpy as np
 import pytest
 import torch
 
@@ -16,29 +15,11 @@ import pixelar.data
 from pixelar import registry
 from pixelar.cli import main
 from pixelar.commands.common import check_device
+from tests.conftest import fails
 
 TINY = ["--model", "pixelcnn", "--preset", "small", "--set", "model.image_size=8", "--set", "model.hidden=8",
         "--set", "model.output_features=12", "--set", "model.num_layers=2", "--set", "train.batch_size=4",
         "--set", "train.checkpoint_every=3", "--eval-split", "none", "--quiet"]
-
-
-@pytest.fixture
-def data(tmp_path):
-    rng = np.random.default_rng(0)
-    np.savez(tmp_path / "toy.npz", train_images=rng.integers(0, 256, (12, 8, 8, 3), dtype=np.uint8),
-             test_images=rng.integers(0, 256, (5, 8, 8, 3), dtype=np.uint8))
-    return f"npz:{tmp_path / 'toy.npz'}"
-
-
-def fails(argv, capsys, *match):
-    capsys.readouterr()
-    code = main(argv)
-    err = capsys.readouterr().err
-    assert code == 2, err
-    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
-    for m in match:
-        assert m in err, err
-    return err
 
 
 def weights(run, step):

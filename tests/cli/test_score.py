@@ -12,7 +12,7 @@ from PIL import Image
 
 from pixelar.cli import main
 from pixelar.registry import load
-from tests.conftest import tiny
+from tests.conftest import fails, tiny
 
 
 @pytest.fixture
@@ -52,14 +52,6 @@ def mixed(same_size):
     _rgb(rng, 12, 10).save(same_size / "e_12x10.png")
     _rgb(rng, 20, 17).save(same_size / "f_20x17.png")
     return same_size
-
-
-def fails(argv, capsys, match):
-    code = main(argv)
-    err = capsys.readouterr().err
-    assert code == 2, err
-    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
-    assert match in err, err
 
 
 def score(capsys, *argv):

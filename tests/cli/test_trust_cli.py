@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
-import pytest
 import torch
 
 from pixelar.cli import main
@@ -13,14 +11,6 @@ from pixelar.cli import main
 TINY = ["--model", "pixelcnn", "--preset", "small", "--set", "model.image_size=8", "--set", "model.hidden=8",
         "--set", "model.output_features=12", "--set", "model.num_layers=2", "--set", "train.batch_size=4",
         "--set", "train.ema=0.9", "--quiet", "--eval-split", "none"]
-
-
-@pytest.fixture
-def data(tmp_path):
-    rng = np.random.default_rng(0)
-    np.savez(tmp_path / "toy.npz", train_images=rng.integers(0, 256, (12, 8, 8, 3), dtype=np.uint8),
-             test_images=rng.integers(0, 256, (5, 8, 8, 3), dtype=np.uint8))
-    return f"npz:{tmp_path / 'toy.npz'}"
 
 
 def test_d9_train_into_a_foreign_directory_needs_force(tmp_path, data, capsys):

@@ -8,6 +8,7 @@ from PIL import Image
 
 import pixelar
 from pixelar.cli import main
+from tests.conftest import fails
 
 pytestmark = pytest.mark.usefixtures("one_thread")   # many tiny ops: see conftest.one_thread
 
@@ -19,13 +20,6 @@ def ckpt(tmp_path):
                           base_layers=2, base_output_features=16)
     model.save(tmp_path / "ckpt")
     return tmp_path / "ckpt"
-
-
-def fails(argv, capsys, match):
-    code = main(argv)
-    err = capsys.readouterr().err
-    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
-    assert match in err, err
 
 
 @pytest.mark.parametrize("side", [4, 8])
