@@ -152,3 +152,17 @@ def test_build_rejects_unknown_names_and_keys():
         pixelar.build("pixelcnn", hidden="many")
     with pytest.raises(pixelar.ConfigError, match="must be one of"):
         pixelar.build("pixelcnn", distribution="gaussian")
+
+
+@pytest.mark.parametrize("name,preset", PRESETS)
+def test_training_loss_is_the_exact_nll_unless_declared(name, preset):
+    """The trainer minimizes ``training_nll(training_output(...))``: bit for bit -log_prob for every model
+    (the multiscale PixelCNN's crops start above 32x32, so at this size it is exact too)."""
+    model = reduced(name, preset, image_size=SIZE).eval()
+    x = torch.randint(0, model.config.num_levels, (2, *model.image_shape), dtype=torch.uint8)
+    cond = torch.tensor([1, 2]) if model.config.num_classes else None
+    with torch.no_grad():
+        torch.manual_seed(1)             # a sampled bound (dequantization) draws from the global RNG
+        loss = model.training_nll(model.training_output(x, cond, torch.Generator().manual_seed(0)), x)
+        torch.manual_seed(1)
+        assert torch.equal(loss, -model.log_prob(x, cond))

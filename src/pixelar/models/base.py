@@ -7,8 +7,8 @@ samplers in ``pixelar.sampling`` own every loop over pixels.
 Everything generic code (samplers, evaluation, the trainer, the commands) needs to know about a
 model is declared here, once, with a default: its ordering and the inputs each conditional may
 read, its factorization into parts, whether its figure is a bound, whether it needs a
-data-dependent init, how a data batch becomes its condition, its cached and group samplers, and
-what it can do (upscale, colorize, complete). Generic code calls these; it never probes a model.
+data-dependent init, how a data batch becomes its condition, its training loss (the exact NLL
+unless the model declares a cheaper estimate), its cached and group samplers, and what it can do (upscale, colorize, complete). Generic code calls these; it never probes a model.
 The table is in docs/architecture.md.
 """
 from __future__ import annotations
@@ -239,6 +239,22 @@ class AutoregressiveModel(nn.Module):
                              generator: torch.Generator | None = None) -> torch.Tensor:
         """log_prob given the network output ``params`` (e.g. computed through a DDP wrapper)."""
         return self.distribution.log_prob(params, x.long())
+
+    # ---- training loss ------------------------------------------------------------------------
+    def training_output(self, x: torch.Tensor, cond: Any, generator: torch.Generator) -> Any:
+        """What the trainer's forward pass computes for the training loss (run through DDP, under
+        autocast; the trainer then casts its floating tensors to fp32 for :meth:`training_nll`).
+
+        ``generator`` seeds the loss's own randomness (the trainer draws it from (seed, step,
+        micro-batch, rank), so a resumed run is identical). Default: the parameters of the exact
+        likelihood, ``self(x, cond)``; a model whose training loss is a cheaper estimate (the
+        multiscale PixelCNN's random crops) overrides both methods. Evaluation never calls them."""
+        return self(x, cond)
+
+    def training_nll(self, output: Any, x: torch.Tensor) -> torch.Tensor:
+        """(N,) nats per image the trainer minimizes, from :meth:`training_output`'s output.
+        Default: ``-log_prob_from_params(output, x)``, the exact negative log-likelihood."""
+        return -self.log_prob_from_params(output, x)
 
     def bits_per_dim(self, x: torch.Tensor, cond: Any = None) -> torch.Tensor:
         """-log2 p(x) / (C·H·W) per image, shape (N,)."""

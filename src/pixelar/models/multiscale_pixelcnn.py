@@ -38,7 +38,7 @@ from ..nn.text import CharCNNGRU, encode_text
 from ..nn.upscale import UpscalerA, UpscalerB
 from .base import AutoregressiveModel, ImageModelConfig
 from .multiscale_base import build_base
-from .multiscale_cond import EncodedCond, SpatialEncoder, resize_map
+from .multiscale_cond import EncodedCond, SpatialEncoder, random_crop, resize_map
 
 # (row, col) offset inside a 2×2 cell of groups 1..4 (Figure 2)
 GROUP_OFFSETS = {1: (0, 0), 2: (0, 1), 3: (1, 0), 4: (1, 1)}
@@ -65,6 +65,10 @@ class MultiscalePixelCNNConfig(ImageModelConfig):
     text_length: int = 0          # captions padded (and cut) to this many characters; 0 = the longest (§4.2: 201)
     text_shared_up_to: int = 0    # > 0: upscalers to sizes above this get their own text encoder (§4.2: 32)
     cond_dim: int = 64            # width of the class/text embedding
+    # > 0: in training, every upscaler whose target is larger than train_crop learns on a random
+    # train_crop×train_crop crop of its scale, conditioning cropped alike (§4.2, §4.4: 32); 0: full images.
+    # Evaluation always scores the full image exactly.
+    train_crop: int = 0
     # Field defaults reproduce pixelar's earlier models (so their checkpoints load); presets set the paper's values.
 
     def validate(self) -> None:
@@ -89,6 +93,11 @@ class MultiscalePixelCNNConfig(ImageModelConfig):
             raise ConfigError("spatial_channels must be >= 0 and text_vocab 0 or >= 2")
         if min(self.spatial_resnet, self.text_length, self.text_shared_up_to) < 0 or self.text_conv < 1:
             raise ConfigError("spatial_resnet, text_length and text_shared_up_to must be >= 0 and text_conv >= 1")
+        # a crop starts on the 2×2 group grid, and with type B on the M×M patch grid of its groups
+        align = 2 * self.patch_size if self.upscaler == "B" else 2
+        if self.train_crop < 0 or self.train_crop % align:
+            raise ConfigError(f"train_crop must be 0 (off) or a positive multiple of {align} (2 x patch_size "
+                              f"for type B, else 2), got {self.train_crop}")
 
     @property
     def effective_base(self) -> int:
@@ -248,24 +257,82 @@ class MultiscalePixelCNN(AutoregressiveModel):
         vec = self.vec_proj[k - 1][grp - 2](v) if v is not None and len(self.vec_proj[k - 1]) else None
         return self.upscalers[k - 1][grp - 2].features(torch.cat(parts, 1), vec)
 
+    @staticmethod
+    def pyramid_levels(x: torch.Tensor, num_scales: int) -> list[torch.Tensor]:
+        """[x_0 (base), ..., x_L = x]: each scale sub-sampled from the next (group 1 of the next scale)."""
+        levels = [x]
+        for _ in range(num_scales):
+            levels.insert(0, levels[0][..., ::2, ::2])
+        return levels
+
+    def group_params(self, k: int, level: torch.Tensor, enc: EncodedCond) -> list[torch.Tensor]:
+        """[params (N, P, s/2, s/2) of groups 2, 3, 4] of scale k >= 1 for ``level`` (N, C, s, s) in [-1, 1]
+        (the scale's image, or a crop of it on the group grid)."""
+        n, c, s, _ = level.shape
+        groups = F.pixel_unshuffle(level, 2).view(n, c, 4, s // 2, s // 2).unbind(2)   # groups 1..4
+        return [self.upscalers[k - 1][grp - 2].head(self.group_features(k, grp, list(groups[:grp - 1]), enc),
+                                                    groups[grp - 1]) for grp in (2, 3, 4)]
+
+    def pyramid_params(self, levels: list[torch.Tensor], enc: EncodedCond) -> torch.Tensor:
+        """Params (N, P, s, s) of every pixel of the top of ``levels`` ([x_0, ..., x_k], in [-1, 1])."""
+        params = self.base(levels[0], enc)                           # (N, P, B, B)
+        for k in range(1, len(levels)):
+            # group 1's params are the lower scales'; interleave the four (N, P, s/2, s/2) groups into (N, P, s, s)
+            p = torch.stack([params, *self.group_params(k, levels[k], enc)], 2).flatten(1, 2)
+            params = F.pixel_shuffle(p, 2)
+        return params
+
     def network(self, x: torch.Tensor, cond: Any) -> torch.Tensor:
         """x (N, C, S, S) in [-1, 1] -> params (N, P, S, S): each pixel's conditional at its own position."""
         enc = self.encode(cond, x.shape[0], x.device)
-        levels = [x]
-        for _ in self.sizes[1:]:
-            levels.insert(0, levels[0][..., ::2, ::2])                # sub-sampling: group 1 of the next scale
-        params = self.base(levels[0], enc)                           # (N, P, B, B)
-        for k in range(1, len(self.sizes)):
-            n, c, s, _ = levels[k].shape
-            groups = F.pixel_unshuffle(levels[k], 2).view(n, c, 4, s // 2, s // 2).unbind(2)   # groups 1..4
-            out = [params]                                           # group 1's params: the lower scales
-            for grp in (2, 3, 4):
-                feat = self.group_features(k, grp, list(groups[:grp - 1]), enc)
-                out.append(self.upscalers[k - 1][grp - 2].head(feat, groups[grp - 1]))
-            # interleave the four (N, P, s/2, s/2) groups back into (N, P, s, s)
-            p = torch.stack(out, 2).flatten(1, 2)
-            params = F.pixel_shuffle(p, 2)
-        return params
+        return self.pyramid_params(self.pyramid_levels(x, len(self.sizes) - 1), enc)
+
+    # ---- training loss: random crops at the large scales ----------------------------------------
+    def crop_scales(self) -> list[int]:
+        """Scales k whose upscalers train on random ``train_crop`` crops (target size > train_crop)."""
+        crop = self.config.train_crop
+        return [k for k, s in enumerate(self.sizes) if k and crop and s > crop]
+
+    def training_output(self, x: torch.Tensor, cond: Any, generator: torch.Generator) -> Any:
+        """Reed et al. §4.4: "At scales 64×64 and above, during training we randomly cropped the image to
+        32×32"; §4.2: the conditioning features "are randomly cropped along with the target image".
+
+        With ``train_crop`` = T and scales above T: [(params, target, weight), ...], where the first term is
+        the exact likelihood of the scales up to T (base + upscalers, on the whole sub-sampled image), and
+        then, for every scale k of side s > T, the three group terms of one random T×T window of x_k (the
+        same window for the batch, on the group and patch grid, drawn from ``generator``); the spatial
+        map is resized to s×s and cut at the same window. Weight (s/T)²: the crop's nats times the number
+        of windows that tile the scale, an unbiased estimate of the scale's nats up to the crop's borders
+        (text silent on the weighting: our choice, so that train bits/dim estimate the full figure).
+        Without such scales: the exact parameters, as every other model."""
+        scales = self.crop_scales()
+        if not scales:
+            return super().training_output(x, cond, generator)
+        self.check_input(x, cond)
+        c = self.config
+        enc = self.encode(cond, x.shape[0], x.device)
+        ints = self.pyramid_levels(x.long(), len(self.sizes) - 1)
+        low = scales[0] - 1                                          # the largest scale trained whole
+        terms = [(self.pyramid_params([self.scale_input(v) for v in ints[:low + 1]], enc), ints[low], 1.0)]
+        align = 2 * c.patch_size if c.upscaler == "B" else 2        # on the patch grid of test time
+        for k in scales:
+            s = self.sizes[k]
+            spatial = resize_map(enc.spatial, s) if enc.spatial is not None else None
+            crop, spatial = random_crop(ints[k], c.train_crop, generator, spatial, align)
+            enc_k = dataclasses.replace(enc, spatial=spatial)
+            n, ch, t, _ = crop.shape
+            targets = F.pixel_unshuffle(crop.float(), 2).view(n, ch, 4, t // 2, t // 2).long().unbind(2)
+            weight = (s / c.train_crop) ** 2
+            for grp, params in zip((2, 3, 4), self.group_params(k, self.scale_input(crop), enc_k)):
+                terms.append((params, targets[grp - 1], weight))
+        return terms
+
+    def training_nll(self, output: Any, x: torch.Tensor) -> torch.Tensor:
+        """(N,) nats: -Σ weight · log p(target | params) over :meth:`training_output`'s terms, or the exact
+        NLL when it returned the parameters."""
+        if torch.is_tensor(output):
+            return super().training_nll(output, x)
+        return -sum(w * self.distribution.log_prob(p, t) for p, t, w in output)
 
     # ---- ordering ---------------------------------------------------------------------------
     def factor_of(self, i: int, j: int) -> tuple[int, int, int, int]:
@@ -363,18 +430,14 @@ class MultiscalePixelCNN(AutoregressiveModel):
         (use :func:`pixelar.models.multiscale_pixelcnn.random_crop`). Spatial maps must be cropped alike.
         """
         enc = self.encode(cond, x.shape[0], x.device)
-        xf = self.scale_input(x)
         total = x.new_zeros(x.shape[0], dtype=torch.float32)
-        k, cur, cur_int = len(self.sizes) - 1, xf, x.long()
-        while k >= 1 and cur.shape[-1] >= 2:
-            n, c, s, _ = cur.shape
-            groups = F.pixel_unshuffle(cur, 2).view(n, c, 4, s // 2, s // 2).unbind(2)
+        k, cur_int = len(self.sizes) - 1, x.long()
+        while k >= 1 and cur_int.shape[-1] >= 2:
+            n, c, s, _ = cur_int.shape
             targets = F.pixel_unshuffle(cur_int.float(), 2).view(n, c, 4, s // 2, s // 2).long().unbind(2)
-            for grp in (2, 3, 4):
-                feat = self.group_features(k, grp, list(groups[:grp - 1]), enc)
-                params = self.upscalers[k - 1][grp - 2].head(feat, groups[grp - 1])
+            for grp, params in zip((2, 3, 4), self.group_params(k, self.scale_input(cur_int), enc)):
                 total = total + self.distribution.log_prob(params, targets[grp - 1])
-            cur, cur_int, k = cur[..., ::2, ::2], cur_int[..., ::2, ::2], k - 1
+            cur_int, k = cur_int[..., ::2, ::2], k - 1
         return total
 
     def output_layer(self) -> nn.Module:

@@ -9,6 +9,9 @@ Paper-size presets follow the text wherever it speaks (docs/fidelity-reed-aux.md
   to 201 characters through a 3-convolution char-CNN + GRU, one text encoder up to 32×32 and one per
   upscaler above, keypoint / segmentation maps through a 12-layer ResNet;
 * §4.4 (ImageNet): type B, 12 ResNet + 4 PixelCNN layers, 256 units, an 8×8 base, 1000 classes.
+* §4.4 "At scales 64×64 and above, during training we randomly cropped the image to 32×32" and §4.2 (the
+  conditioning "randomly cropped along with the target image"): ``train_crop=32`` in every paper-size
+  preset (the 32×32 CPU presets have no such scale).
 Text silent (our choices): the base Gated PixelCNN's depth/width (15 layers of 128 units and a 1024-unit
 output layer, the Gated PixelCNN preset's), the shape of the decay (geometric in the step), RMSprop's
 smoothing (0.9, TensorFlow's default; centring is stated only for the video models), the output
@@ -76,7 +79,7 @@ PAPER_STEPS = 200_000
 _IMAGENET = MultiscalePixelCNNConfig(image_channels=3, image_size=64, base_size=8, pixelcnn="gated", base_hidden=128,
                                      base_layers=15, base_output_features=1024, upscaler="B", hidden=256,
                                      num_resnet=12, num_pixelcnn=4, patch_size=4, distribution="categorical",
-                                     num_classes=1000, cond_dim=256)
+                                     num_classes=1000, cond_dim=256, train_crop=32)
 
 
 @preset
@@ -107,7 +110,7 @@ def _text_and_structure(parts: int, what: str) -> Preset:
                                    base_layers=15, base_output_features=1024, upscaler="B", hidden=128,
                                    num_resnet=12, num_pixelcnn=4, patch_size=4, distribution="categorical",
                                    spatial_channels=parts, spatial_resnet=12, text_vocab=128, text_conv=3,
-                                   text_length=201, text_shared_up_to=32, cond_dim=128)
+                                   text_length=201, text_shared_up_to=32, cond_dim=128, train_crop=32)
     return Preset(model_class=MultiscalePixelCNN, model=cfg, train=PAPER_RECIPE, dataset=None,
                   description=f"Reed et al. §4.2: {what} 256x256 from a 4x4 gated base, type B (12 ResNet + 4 "
                               f"PixelCNN layers, 128 units), captions + {parts}-channel maps")

@@ -23,7 +23,7 @@ from torch.nn.parallel import DistributedDataParallel
 from .. import checkpoint as ckpt
 from .. import config as config_lib
 from ..data.base import batch_to, collate, set_epoch, split_batch
-from ..data.transforms import RandomHFlip
+from ..data.transforms import RandomHFlip, seeded_generator
 from ..distributions.base import bits_per_dim
 from ..errors import PixelarError
 from ..evaluation.bpd import evaluate
@@ -48,6 +48,22 @@ def build_optimizer(params: Any, cfg: TrainConfig) -> torch.optim.Optimizer:
         return torch.optim.Adamax(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
     return torch.optim.RMSprop(params, lr=cfg.lr, alpha=cfg.rmsprop_alpha, eps=cfg.rmsprop_eps,
                                centered=cfg.rmsprop_centered, weight_decay=cfg.weight_decay)
+
+
+class TrainingForward(torch.nn.Module):
+    """The trainer's forward pass as a module, so that DDP wraps it: ``model.training_output``
+    (by default the network's parameters, ``model(x, cond)``)."""
+
+    def __init__(self, model: Any) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor, cond: Any, generator: torch.Generator) -> Any:
+        return self.model.training_output(x, cond, generator)
+
+
+# a key of the training-loss generator's seed, apart from the data order's and the flips'
+_LOSS_KEY = 0x7C0F
 
 
 class Trainer:
@@ -76,7 +92,8 @@ class Trainer:
             raise PixelarError(f"--log-every-seconds must be a positive number, got {log_every_seconds}")
         self.ctx = dist_ctx or DistContext()
         self.model = model.to(device)
-        self.net: torch.nn.Module = self.model   # what the forward pass goes through (DDP when distributed)
+        # what the forward pass goes through: model.training_output (wrapped in DDP when distributed)
+        self.net: torch.nn.Module = TrainingForward(self.model)
         self.cfg = cfg
         self.train_data = RandomHFlip(train_data, cfg.seed) if cfg.hflip else train_data
         self.eval_data = eval_data
@@ -143,7 +160,7 @@ class Trainer:
             sync = k == chunks - 1 or not isinstance(self.net, DistributedDataParallel)
             with (contextlib.nullcontext() if sync else self.net.no_sync()):
                 xc = micro["image"]
-                nll = self._nll(xc, self.model.condition(micro))          # (b,) nats, float32
+                nll = self._nll(xc, self.model.condition(micro), micro=k)   # (b,) nats, float32
                 # bits/dim of the whole step: scale-free learning rates, micro-batches summed
                 loss = bits_per_dim(nll.sum(), self.dims * x.shape[0])
                 (self.scaler.scale(loss) if self.scaler else loss).backward()
@@ -186,14 +203,20 @@ class Trainer:
                 "lower train.lr or set train.grad_clip")
         return None
 
-    def _nll(self, x: torch.Tensor, cond: Any) -> torch.Tensor:
-        """-log p(x) in nats per image; the network runs under autocast, the distribution in fp32."""
+    def _nll(self, x: torch.Tensor, cond: Any, micro: int = 0) -> torch.Tensor:
+        """The training loss in nats per image (``model.training_nll``: -log p(x) unless the model
+        declares a cheaper estimate); the network runs under autocast, the distribution in fp32.
+
+        The loss's randomness (random crops) comes from a generator seeded by (seed, step,
+        micro-batch, rank): the same on every run and after a resume, with no global RNG state."""
+        generator = seeded_generator(self.cfg.seed, self.step, micro, self.ctx.rank, _LOSS_KEY)
         dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.cfg.precision)
         with torch.autocast(self.device_type, dtype=dtype, enabled=dtype is not None):
-            params = self.net(x, cond)
-        # params may be a tensor or a tuple/dict of tensors (models with several factors)
-        params = torch.utils._pytree.tree_map(lambda t: t.float() if t.is_floating_point() else t, params)
-        return -self.model.log_prob_from_params(params, x)
+            out = self.net(x, cond, generator)
+        # a tensor or a tuple/list/dict of tensors (models with several factors or terms)
+        out = torch.utils._pytree.tree_map(
+            lambda t: t.float() if torch.is_tensor(t) and t.is_floating_point() else t, out)
+        return self.model.training_nll(out, x)
 
     # ---- persistence ------------------------------------------------------------------------
     def training_state(self) -> dict[str, Any]:
@@ -302,9 +325,9 @@ class Trainer:
             self.metrics.open(self.step)
             if self.step == 0 and self.model.needs_data_dependent_init:
                 self._data_dependent_init()
-            if self.ctx.enabled and self.net is self.model:
+            if self.ctx.enabled and not isinstance(self.net, DistributedDataParallel):
                 ids = [torch.device(self.device).index] if str(self.device).startswith("cuda") else None
-                self.net = DistributedDataParallel(self.model, device_ids=ids)
+                self.net = DistributedDataParallel(self.net, device_ids=ids)
             self.signals.install()
             window, shown = TrainWindow(), {}       # shown: the figures in the progress bar / lines
             while True:
