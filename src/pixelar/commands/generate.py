@@ -16,6 +16,10 @@ def _check_sampling_args(args: argparse.Namespace) -> None:
     """Numbers that cannot sample anything are refused before the checkpoint is read."""
     finite("--temperature", args.temperature, positive_only=True)
     finite("--log-scale-shift", getattr(args, "log_scale_shift", 0.0))
+    finite("--log-variance-shift", getattr(args, "log_variance_shift", 0.0))
+    if getattr(args, "log_scale_shift", 0.0) and getattr(args, "log_variance_shift", 0.0):
+        raise PixelarError("give --log-variance-shift or --log-scale-shift, not both: they are one control in two "
+                           "units (a log-variance shift c is a log-scale shift c/2)")
     if not 0 <= args.seed < 2 ** 63:
         raise PixelarError(f"--seed must be in 0..2^63-1, got {args.seed}")
     if getattr(args, "scale", None) is not None:
@@ -31,6 +35,14 @@ def _sampling_args(p: argparse.ArgumentParser, mixture_options: bool = True) -> 
                        help="mixture models: sample the component, take its mode (Kolesnikov & Lampert §4.2)")
         p.add_argument("--log-scale-shift", type=float, default=0.0,
                        help="mixture models: subtract this from the predicted log-scales (reduced variance)")
+        p.add_argument("--log-variance-shift", type=float, default=0.0,
+                       help="mixture models: subtract this from the predicted log-variances (Kolesnikov & Lampert "
+                            "§4.2's units; = a log-scale shift of half as much)")
+
+
+def _mixture_options(args: argparse.Namespace) -> dict[str, object]:
+    return {"map_sampling": args.map_sampling, "log_scale_shift": args.log_scale_shift,
+            "log_variance_shift": args.log_variance_shift}
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -42,7 +54,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     cond = label_condition(model, args.label, args.n, args.device)
     g = torch.Generator(device=args.device).manual_seed(args.seed)
     x = model.sample(args.n, cond=cond, generator=g, temperature=args.temperature, method=args.method,
-                     progress=True, map_sampling=args.map_sampling, log_scale_shift=args.log_scale_shift)
+                     progress=True, **_mixture_options(args))
     save_png(grid(x, model.config.num_levels, scale=args.scale), args.out, force=args.force)
     print(f"wrote {args.n} samples to {args.out}")
     return 0
@@ -87,7 +99,8 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     g = torch.Generator(device=args.device).manual_seed(args.seed)
     # multiscale_pixelcnn keeps the given pixels at stride S/h; pyramid_pixelcnn samples an image whose
     # half-resolution pyramid levels average back to the input exactly
-    high = model.upscale(low[None].to(args.device), cond=cond, generator=g, temperature=args.temperature)[0]
+    high = model.upscale(low[None].to(args.device), cond=cond, generator=g, temperature=args.temperature,
+                         **_mixture_options(args))[0]
     a = levels_to_uint8(high.cpu(), k).permute(1, 2, 0).numpy()                     # (S, S, C) 0..255
     save_png(Image.fromarray(a[:, :, 0] if c == 1 else a), args.out, force=args.force)
     print(f"wrote the {high.shape[-1]}x{high.shape[-1]} upscaling of {args.input} "
@@ -119,8 +132,7 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     aux = read_gray_view(args.input, model)                               # (1, H, W) in 0..L-1
     g = torch.Generator(device=args.device).manual_seed(args.seed)
     out = model.colorize(aux[None].expand(args.n, -1, -1, -1).to(args.device), generator=g,
-                         temperature=args.temperature, progress=True, map_sampling=args.map_sampling,
-                         log_scale_shift=args.log_scale_shift).cpu()
+                         temperature=args.temperature, progress=True, **_mixture_options(args)).cpu()
     c = model.config
     # ŷ shown at the centre of its gray bin, as a grey RGB tile
     shown = ((aux * c.num_levels + c.num_levels // 2) // c.aux_levels).clamp(max=c.num_levels - 1)
@@ -159,7 +171,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("upscale", help="super-resolution: keep a low-resolution image's pixels, sample the rest")
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--input", required=True, help="square image, the model's size / 2^k pixels wide")
-    _sampling_args(p, mixture_options=False)
+    _sampling_args(p)
     p.add_argument("--class", dest="label", type=int, help="class label for class-conditional models")
     add_output(p, "PNG of the model's size", scale=None)
     add_device(p)

@@ -17,7 +17,7 @@ from .logistic_mixture import DiscretizedLogisticMixture
 
 class ChannelwiseLogisticMixture(Distribution):
     name = "channel_logistic_mixture"
-    sample_options = frozenset({"log_scale_shift", "map_sampling"})
+    sample_options = frozenset({"log_scale_shift", "log_variance_shift", "map_sampling"})
     autoregressive_channels = True
 
     def __init__(self, num_channels: int, num_levels: int = 256, num_mixtures: int = 10) -> None:
@@ -41,13 +41,15 @@ class ChannelwiseLogisticMixture(Distribution):
 
     def sample(self, params: torch.Tensor, generator: torch.Generator | None = None,
                temperature: float = 1.0, channel: int | None = None,
-               log_scale_shift: float = 0.0, map_sampling: bool = False) -> torch.Tensor:
+               log_scale_shift: float = 0.0, map_sampling: bool = False,
+               log_variance_shift: float = 0.0) -> torch.Tensor:
         """(N, 1, H, W) draw of sub-pixel ``channel``; (N, C, H, W) with channel=None, which is only
         a draw from the model when the params of later channels do not depend on earlier ones."""
         self.check_channel(channel)
         channels = range(self.num_channels) if channel is None else [channel]
         return torch.cat([self.one.sample(params[:, self.param_channels(c)], generator, temperature,
-                                          log_scale_shift=log_scale_shift, map_sampling=map_sampling)
+                                          log_scale_shift=log_scale_shift, map_sampling=map_sampling,
+                                          log_variance_shift=log_variance_shift)
                           for c in channels], dim=1)
 
     def mode(self, params: torch.Tensor) -> torch.Tensor:

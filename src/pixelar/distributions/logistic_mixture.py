@@ -103,7 +103,7 @@ class DiscretizedLogisticMixture(Distribution):
     """
 
     name = "logistic_mixture"
-    sample_options = frozenset({"log_scale_shift", "map_sampling"})
+    sample_options = frozenset({"log_scale_shift", "log_variance_shift", "map_sampling"})
     autoregressive_channels = False
 
     def __init__(self, num_channels: int, num_levels: int = 256, num_mixtures: int = 10) -> None:
@@ -207,7 +207,8 @@ class DiscretizedLogisticMixture(Distribution):
     # ---- sampling and MAP --------------------------------------------------------
     def sample(self, params: torch.Tensor, generator: torch.Generator | None = None,
                temperature: float = 1.0, channel: int | None = None,
-               log_scale_shift: float = 0.0, map_sampling: bool = False) -> torch.Tensor:
+               log_scale_shift: float = 0.0, map_sampling: bool = False,
+               log_variance_shift: float = 0.0) -> torch.Tensor:
         """Exact draw of whole pixels, (N, C, H, W) int64.
 
         1. component m ~ Categorical(softmax(logits / T)) per pixel (Gumbel-max, M uniforms);
@@ -218,6 +219,9 @@ class DiscretizedLogisticMixture(Distribution):
 
         ``log_scale_shift`` > 0 gives reduced-variance samples; T = 1 and shift 0 sample the
         model's distribution exactly (up to the 2**-24 truncation of the logistic tails).
+        ``log_variance_shift`` c is the same control in Kolesnikov & Lampert's units ("subtracting
+        constants ... from the predicted log-variance"): a logistic's variance is s²π²/3, so
+        log-variance = 2·log s + log(π²/3) and c lowers every log-scale by c/2. The two add up.
         ``map_sampling`` (Kolesnikov & Lampert §4.2): sample the component, then take its mode
         per channel (the bin of the coupled mean, clamped to the edge bins) instead of step 2's noise.
         """
@@ -233,7 +237,8 @@ class DiscretizedLogisticMixture(Distribution):
                            dtype=torch.float32).clamp(_U_EPS, 1.0 - _U_EPS).to(means.dtype)
             noise = torch.log(u) - torch.log1p(-u)                                # standard logistic
         means, log_scales, coeffs = (_pick(t, comp) for t in (means, log_scales, coeffs))
-        scales = torch.exp(log_scales - log_scale_shift) * temperature           # (N, C, H, W)
+        shift = log_scale_shift + 0.5 * log_variance_shift                       # in log-scale units
+        scales = torch.exp(log_scales - shift) * temperature                     # (N, C, H, W)
         levels: list[torch.Tensor] = []
         values: list[torch.Tensor] = []
         for c in range(self.num_channels):

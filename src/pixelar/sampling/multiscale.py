@@ -95,9 +95,10 @@ def network_evaluations(model: Any) -> int:
 
 @torch.no_grad()
 def upscale(model: Any, low: torch.Tensor, cond: Any = None, generator: torch.Generator | None = None,
-            temperature: float = 1.0, progress: bool = False) -> torch.Tensor:
+            temperature: float = 1.0, progress: bool = False, **options: object) -> torch.Tensor:
     """Super-resolution (Figure 7): low (N, C, h, w) levels as the known stride-S/h pixels of an S×S image;
-    the higher scales are sampled. Returns (N, C, S, S) uint8 with ``out[..., ::S/h, ::S/h] == low``."""
+    the higher scales are sampled. Returns (N, C, S, S) uint8 with ``out[..., ::S/h, ::S/h] == low``.
+    ``options`` go to the distribution's ``sample`` (mixtures: ``map_sampling``, the shifts)."""
     C, S, _ = model.image_shape
     if low.dim() == 3:
         low = low[None]
@@ -115,5 +116,5 @@ def upscale(model: Any, low: torch.Tensor, cond: Any = None, generator: torch.Ge
     x[..., ::r, ::r] = low.long().to(device)
     known[..., ::r, ::r] = True
     return fill(model, sample_multiscale, x, known, cond=cond, generator=generator, temperature=temperature,
-                progress=progress)
+                progress=progress, **options)
 
