@@ -112,10 +112,15 @@ def to_dict(config: Any) -> dict[str, Any]:
 
 def from_dict(cls: type, data: Mapping[str, Any]) -> Any:
     """Build ``cls`` from a dict (e.g. a checkpoint's config.json), strictly: every field must be
-    given (a missing one is never filled in from the defaults), none may be unknown, and each must
-    convert to its field's type and pass ``validate()``."""
+    given (a missing one is never filled in from the defaults, only a field the class lists in
+    ``FIELDS_ADDED`` from the value it gives there), none may be unknown, and each must convert to its
+    field's type and pass ``validate()``."""
     if not isinstance(data, Mapping):
         raise ConfigError(f"a {cls.__name__} must be a JSON object, got {type(data).__name__}")
+    # fields added after configs were already written, with the value that keeps those configs' model
+    # (``FIELDS_ADDED`` on the config class): the one exception to "every field must be given"
+    added = {k: v for k, v in getattr(cls, "FIELDS_ADDED", {}).items() if k not in data}
+    data = {**data, **added}
     missing = [n for n in field_names(cls) if n not in data]
     if missing:
         raise ConfigError(f"{cls.__name__} lacks {', '.join(missing)}")

@@ -9,7 +9,9 @@ so -log p(ŷ) - log p(x | ŷ) is an upper bound on -log p(x), reported as such.
 * The two fixed views, in integer arithmetic: :func:`grayscale_view` (4-bit luma) and
   :func:`downsample` (rounded mean of 2x2 blocks).
 * :class:`AuxEmbedding`: f_w(ŷ), an *unshifted* single-stream stack of gated ResNets
-  (it may see all of ŷ, which is given).
+  (it may see all of ŷ, which is given); :class:`PixelCNNPlusPlusEmbedding`: the same stream with
+  PixelCNN++'s three resolutions and short-cuts (the Grayscale PixelCNN's f_w, §3.3);
+  :class:`UpsamplingEmbedding`: the pyramid's f_w, which learns the ×2 up-sampling (§4.2).
 * :class:`LightPixelCNNPlusPlus`: PixelCNN++'s two shifted streams at one resolution
   (no down/up-sampling), every gated ResNet biased by a spatial conditioning map.
 * :class:`Factor`: one autoregressive factor with its conditioning fixed, e.g. p(x | ŷ) for
@@ -117,6 +119,66 @@ class AuxEmbedding(nn.Module):
         return F.elu(h)
 
 
+def down_sampling(filters: int) -> CentredConv2d:
+    """PixelCNN++'s stride-2 down-sampling, unshifted: a centred 3×3 convolution, h -> ⌈h/2⌉."""
+    return CentredConv2d(filters, filters, (3, 3), stride=2)
+
+
+def up_sampling(filters: int) -> WeightNormConv2d:
+    """PixelCNN++'s ×2 up-sampling, unshifted: a 2×2 stride-2 weight-normalized transposed convolution
+    (use :func:`up_to`, which crops its output to the target size)."""
+    return WeightNormConv2d(filters, filters, (2, 2), stride=2, transposed=True)
+
+
+def up_to(layer: nn.Module, h: torch.Tensor, size: int) -> torch.Tensor:
+    """``layer(h)`` cropped to ``size`` × ``size`` (a transposed convolution's output_padding row)."""
+    return layer(h)[..., :size, :size]
+
+
+class PixelCNNPlusPlusEmbedding(nn.Module):
+    """f_w(ŷ) of the Grayscale PixelCNN as §3.3 describes it: "almost identical to the architecture of
+    PixelCNN++. The main difference is that we use only one flow of residual blocks and do not shift the
+    convolutional layers outputs".
+
+    (N, C_in, H, W) float in [-1, 1] -> (N, filters, H, W), H a multiple of 4: PixelCNN++'s six blocks with
+    one stream of centred 3×3 convolutions: ``num_resnet`` gated ResNets at H, H/2 and H/4 (stride-2
+    down-sampling between them), then decoder blocks of ``num_resnet``, +1, +1 gated ResNets at H/4, H/2, H
+    (×2 transposed-convolution up-sampling between them), each reading as its skip input the encoder
+    activation of the same position, last in first out (PixelCNN++'s short-cuts), then an ELU. The
+    down/up-sampling layers are :class:`UpsamplingEmbedding`'s (the pyramid's f_w)."""
+
+    def __init__(self, in_channels: int, filters: int, num_resnet: int, dropout: float) -> None:
+        super().__init__()
+        R = num_resnet
+        self.init = CentredConv2d(in_channels + 1, filters, (3, 3))
+        self.up = nn.ModuleList(nn.ModuleList(GatedResNet(filters, CentredConv2d, 0, dropout, 0) for _ in range(R))
+                                for _ in range(3))
+        self.down = nn.ModuleList(down_sampling(filters) for _ in range(2))
+        self.dn = nn.ModuleList(nn.ModuleList(GatedResNet(filters, CentredConv2d, filters, dropout, 0)
+                                              for _ in range(n)) for n in (R, R + 1, R + 1))
+        self.ups = nn.ModuleList(up_sampling(filters) for _ in range(2))
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        sizes = [y.shape[-1], y.shape[-1] // 2]           # after the first and the second up-sampling
+        h = self.init(torch.cat([y, torch.ones_like(y[:, :1])], dim=1))
+        stored = [h]                                      # every activation of the encoder, as PixelCNN++
+        for block in range(3):
+            for layer in self.up[block]:
+                h = layer(h)
+                stored.append(h)
+            if block < 2:
+                h = self.down[block](h)                   # (N, F, H/2^(block+1), ·)
+                stored.append(h)
+        h = stored.pop()
+        for block in range(3):
+            for layer in self.dn[block]:
+                h = layer(h, stored.pop())                # short-cut from the mirrored encoder layer
+            if block < 2:
+                h = up_to(self.ups[block], h, sizes[1 - block])
+        assert not stored, "every encoder activation is read exactly once"
+        return F.elu(h)                                   # (N, F, H, W)
+
+
 def updown_schedule(num_resnet: int) -> tuple[int, int, int]:
     """Residual blocks after which the pyramid embedding down-samples once and up-samples twice.
 
@@ -143,9 +205,8 @@ class UpsamplingEmbedding(nn.Module):
         self.init = CentredConv2d(in_channels + 1, filters, (3, 3))
         self.layers = nn.ModuleList(GatedResNet(filters, CentredConv2d, 0, dropout, 0) for _ in range(num_resnet))
         self.down_after, *self.up_after = updown_schedule(num_resnet)
-        self.down = CentredConv2d(filters, filters, (3, 3), stride=2)
-        self.ups = nn.ModuleList(WeightNormConv2d(filters, filters, (2, 2), stride=2, transposed=True)
-                                 for _ in range(2))
+        self.down = down_sampling(filters)
+        self.ups = nn.ModuleList(up_sampling(filters) for _ in range(2))
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         h_in = y.shape[-1]
@@ -156,8 +217,7 @@ class UpsamplingEmbedding(nn.Module):
             if b == self.down_after:
                 h = self.down(h)                                           # (N, F, ⌈h/2⌉, ⌈h/2⌉)
             while ups < 2 and b == self.up_after[ups]:
-                t = targets[ups]
-                h = self.ups[ups](h)[..., :t, :t]   # (2·in + 1) rows (output_padding) cropped to the target
+                h = up_to(self.ups[ups], h, targets[ups])     # cropped to the target
                 ups += 1
             if b < len(self.layers):
                 h = self.layers[b](h)

@@ -5,7 +5,8 @@ gray = (19595 R + 38470 G + 7471 B + 32768) >> 16 (BT.601 luma, PIL's "L"), ŷ =
 
 * p(ŷ): a PixelCNN++ over the 1-channel, 16-level image with a 16-way softmax output.
 * p(x | ŷ): a PixelCNN++ over x whose every gated ResNet is biased by f_w(ŷ), an unshifted
-  single-stream embedding network that sees all of ŷ.
+  embedding network that sees all of ŷ: PixelCNN++'s three resolutions and short-cuts in one
+  unshifted stream (§3.3, ``embedding_structure="pixelcnn_pp"``), or a flat single-resolution stack.
 
 ``log_prob(x)`` = log p(ŷ(x)) + log p(x | ŷ(x)): exact for the pair, a lower bound on log p(x)
 (eq. 5), so bits/dim are an upper bound (``is_bound``). ``log_prob_parts`` gives both parts; the
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import nn
@@ -23,7 +24,7 @@ from torch import nn
 from ..distributions.base import Distribution
 from ..errors import ConfigError
 from ..nn.weightnorm import DataDependentInit
-from .auxiliary import AuxEmbedding, Factor, factor_config, grayscale_view, scale_levels
+from .auxiliary import AuxEmbedding, Factor, PixelCNNPlusPlusEmbedding, factor_config, grayscale_view, scale_levels
 from .base import AutoregressiveModel, ImageModelConfig
 from .pixelcnn_pp import PixelCNNPlusPlus, PixelCNNPlusPlusConfig
 from .product import ProductOfFactors
@@ -42,7 +43,14 @@ class GrayscalePixelCNNConfig(ImageModelConfig):
     # blocks instead of [·]" - a different count from p(ŷ)'s; the numbers are lost (presets: our choice)
     conditional_resnet: int = 0
     embedding_filters: int = 160    # f_w(ŷ)
-    embedding_resnet: int = 5
+    embedding_resnet: int = 5       # gated ResNets of f_w (per block with embedding_structure="pixelcnn_pp")
+    # f_w's structure: "pixelcnn_pp" (§3.3: "almost identical to the architecture of PixelCNN++ ... only one
+    # flow of residual blocks and do not shift", auxiliary.PixelCNNPlusPlusEmbedding: three resolutions and
+    # the short-cuts) or "single_resolution" (pixelar's earlier flat stack, auxiliary.AuxEmbedding; the
+    # field's default, so that configs written before it keep their model - the paper presets set "pixelcnn_pp")
+    embedding_structure: Literal["pixelcnn_pp", "single_resolution"] = "single_resolution"
+    #: config.from_dict: checkpoints written before these fields existed hold this model
+    FIELDS_ADDED: ClassVar[dict[str, Any]] = {"embedding_structure": "single_resolution"}
     dropout: float = 0.5
     train_part: Literal["both", "prior", "conditional"] = "both"   # what the training loss covers
 
@@ -86,7 +94,8 @@ class GrayscalePixelCNN(DataDependentInit, ProductOfFactors):
         super().__init__(config)
         self._register_ddi()
         self.prior = PixelCNNPlusPlus(config.prior_config())
-        self.embedding = AuxEmbedding(1, config.embedding_filters, config.embedding_resnet, config.dropout)
+        emb = PixelCNNPlusPlusEmbedding if config.embedding_structure == "pixelcnn_pp" else AuxEmbedding
+        self.embedding = emb(1, config.embedding_filters, config.embedding_resnet, config.dropout)
         self.conditional = PixelCNNPlusPlus(config.conditional_config(), spatial_channels=config.embedding_filters)
 
     # ---- the auxiliary variable -----------------------------------------------------------

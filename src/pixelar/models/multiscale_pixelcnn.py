@@ -27,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -69,6 +69,8 @@ class MultiscalePixelCNNConfig(ImageModelConfig):
     # train_crop×train_crop crop of its scale, conditioning cropped alike (§4.2, §4.4: 32); 0: full images.
     # Evaluation always scores the full image exactly.
     train_crop: int = 0
+    #: config.from_dict: checkpoints written before these fields existed hold this model
+    FIELDS_ADDED: ClassVar[dict[str, Any]] = {"train_crop": 0}
     # Field defaults reproduce pixelar's earlier models (so their checkpoints load); presets set the paper's values.
 
     def validate(self) -> None:

@@ -31,11 +31,13 @@ def grayscale_pixelcnn_cifar10() -> Preset:
     """§3.3: p(4-bit grayscale) and p(x | grayscale), two PixelCNN++s (160 filters) and an unshifted
     embedding of ŷ biasing every block of the second. "The only exception is that for parameterizing
     p(x|ŷ) and f_w(ŷ) we use [·] residual blocks instead of [·]": p(ŷ) keeps PixelCNN++'s 5 per block,
-    p(x | ŷ) and f_w get 3 (the numbers are lost: 3 is our choice; the conditional task is the easier one)."""
+    p(x | ŷ) and f_w get 3 (the numbers are lost: 3 is our choice; the conditional task is the easier one).
+    f_w is "almost identical to the architecture of PixelCNN++ ... only one flow of residual blocks and do not
+    shift": PixelCNN++'s six blocks (3 per block here) at three resolutions with its short-cuts, unshifted."""
     return Preset(model_class=GrayscalePixelCNN,
                   model=GrayscalePixelCNNConfig(image_size=32, num_filters=160, num_resnet=5, conditional_resnet=3,
                                                 embedding_filters=160, embedding_resnet=3, num_mixtures=10,
-                                                dropout=0.5),
+                                                dropout=0.5, embedding_structure="pixelcnn_pp"),
                   train=_adam(pixelcnn_pp_cifar10_released().train), dataset="cifar10",
                   description="Grayscale PixelCNN, CIFAR-10: PixelCNN++ for p(ŷ) and p(x|ŷ), 160 filters")
 
