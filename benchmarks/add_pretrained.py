@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shlex
 import shutil
 import subprocess
@@ -28,19 +27,10 @@ from pathlib import Path
 from pixelar import checkpoint as ckpt
 from pixelar import pretrained
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import cpu_model  # benchmarks/machine.py
+
 SHIPPED = ("config.json", "model.safetensors", "ema.safetensors")
-
-
-def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} cores"
 
 
 def write_manifest(root: Path, entries: dict) -> None:
@@ -88,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--training-data", required=True)
     p.add_argument("--train-command", required=True)
     p.add_argument("--wall-seconds", type=float, required=True, help="training wall time")
-    p.add_argument("--machine", default=machine())
+    p.add_argument("--machine", default=cpu_model())
     p.add_argument("--description", default="")
     p.add_argument("--preset", help="the preset it was trained from (default: from the run, else unknown)")
     p.add_argument("--overrides", default="{}", help="JSON of the --set overrides it was trained with")

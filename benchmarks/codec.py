@@ -12,13 +12,14 @@
    available) encode each image separately, as standalone files, every one checked to round-trip.
    For Kodak they run on the same crops and, for context, on the full images.
 
-Bits/dim = 8 · bytes / (N·H·W·C), file headers included. Exits 2 when the data is absent.
+Bits/dim = 8 · bytes / (N·H·W·C), file headers included. Each pixelar row also gives the model's exact
+NLL of the same tiles and checks the size bound (payload <= 1.005 x NLL/8 + 4 bytes per tile, overhead <=
+40 bytes + 8 per image + 3 per tile): a broken bound stops the benchmark. Exits 2 when the data is absent.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -27,8 +28,12 @@ import numpy as np
 import torch
 
 import pixelar
-from pixelar.codec import decode, encode
+from pixelar.codec import decode, encode, stats
+from pixelar.codec.container import FIXED_OVERHEAD
 from pixelar.evaluation.baselines import codec_result
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import describe  # benchmarks/machine.py
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -69,8 +74,25 @@ def train_model(minutes: float, out: Path) -> pixelar.models.base.Autoregressive
     return model.eval()          # the raw weights: after a few minutes the EMA has barely moved
 
 
+def model_nll_bits(model, images_nhwc: np.ndarray) -> float:
+    """The model's exact NLL in bits of the images as the codec codes them: cut into tiles of the
+    model's size (the crops here are whole multiples of it, so no tile is padded)."""
+    x = torch.from_numpy(images_nhwc).permute(0, 3, 1, 2).long()
+    s = model.config.image_size
+    n, c, h, w = x.shape
+    if h % s or w % s:
+        raise SystemExit(f"--crop must be a multiple of the model's image size {s}")
+    tiles = x.reshape(n, c, h // s, s, w // s, s).permute(0, 2, 4, 1, 3, 5).reshape(-1, c, s, s)
+    with torch.no_grad():
+        return -sum(model.log_prob(t).sum().item() for t in tiles.split(16)) / np.log(2)
+
+
 def run_pixelar(model, images_nhwc: np.ndarray) -> dict[str, float]:
+    """Encode + decode (checked bit-exact), bits/dim, seconds per image, and the size bound of
+    docs/codec.md checked: payload <= 1.005 x NLL/8 + 4 bytes per tile (the coder's last word), and
+    the container's overhead <= 40 bytes per file + 8 per image + 3 per tile (the tile lengths)."""
     x = torch.from_numpy(images_nhwc).permute(0, 3, 1, 2).contiguous()
+    nll_bits = model_nll_bits(model, images_nhwc)
     t = time.perf_counter()
     data = encode(model, x)
     t_enc = time.perf_counter() - t
@@ -78,9 +100,16 @@ def run_pixelar(model, images_nhwc: np.ndarray) -> dict[str, float]:
     y = decode(model, data)
     t_dec = time.perf_counter() - t
     assert torch.equal(torch.stack(y), x), "pixelar did not round-trip"
-    n = len(images_nhwc)
-    return {"pixelar": 8.0 * len(data) / images_nhwc.size, "encode_s_per_image": t_enc / n,
-            "decode_s_per_image": t_dec / n}
+    n, s = len(images_nhwc), stats(data)
+    payload_bound = 1.005 * nll_bits / 8 + 4 * s["tiles"]
+    overhead_bound = FIXED_OVERHEAD + 8 * n + 3 * s["tiles"]
+    if s["payload"] > payload_bound or s["overhead"] > overhead_bound:
+        raise SystemExit(f"size bound broken: {s} against payload <= {payload_bound:.0f}, "
+                         f"overhead <= {overhead_bound}")
+    return {"model_nll": nll_bits / images_nhwc.size, "pixelar": 8.0 * len(data) / images_nhwc.size,
+            "bytes": len(data), "payload_bytes": s["payload"], "payload_bound_bytes": round(payload_bound),
+            "overhead_bytes": s["overhead"], "overhead_bound_bytes": overhead_bound,
+            "encode_s_per_image": t_enc / n, "decode_s_per_image": t_dec / n}
 
 
 def main() -> int:
@@ -104,10 +133,7 @@ def main() -> int:
              else train_model(args.minutes, args.out / f"pixelcnn_pp-small-{int(time.time())}"))
     rows = {}
     cifar = np.load(files[1])["images"][:args.cifar]
-    with torch.no_grad():
-        nll = -model.log_prob(torch.from_numpy(cifar).permute(0, 3, 1, 2).long()).sum().item()
-    rows[f"CIFAR-10 test, first {args.cifar}"] = {"model_nll": nll / np.log(2) / cifar.size,
-                                                  **run_pixelar(model, cifar), **baselines(cifar)}
+    rows[f"CIFAR-10 test, first {args.cifar}"] = {**run_pixelar(model, cifar), **baselines(cifar)}
     print(json.dumps(rows), file=sys.stderr, flush=True)         # partial results survive a kill
     kodak = np.load(files[2])
     names = [str(n) for n in kodak["names"]][:args.kodak]
@@ -121,8 +147,7 @@ def main() -> int:
     whole = {k: None if per_image[0][k] is None else float(np.mean([b[k] for b in per_image]))
              for k in ("png", "webp", "jpegxl")}
     rows[f"Kodak {', '.join(names)}: full images (classical codecs only)"] = whole
-    print(json.dumps({"machine": f"{platform.machine()} {platform.processor() or ''} torch {torch.__version__}, "
-                      "1 thread", "seconds": round(time.perf_counter() - start), "rows": rows}, indent=1))
+    print(json.dumps({"machine": describe(1), "seconds": round(time.perf_counter() - start), "rows": rows}, indent=1))
     return 0
 
 

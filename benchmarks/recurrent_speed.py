@@ -18,8 +18,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import math
-import os
-import platform
 import sys
 import time
 import types
@@ -31,6 +29,9 @@ import torch
 import pixelar
 from pixelar.nn import recurrent
 from pixelar.training.trainer import build_optimizer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import describe, load_average  # benchmarks/machine.py
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "binarized_mnist.npz"
@@ -48,23 +49,6 @@ def reference_layers(model: torch.nn.Module) -> torch.nn.Module:
         if type(module) in old:   # same parameters and buffers (the reference's very names): only forward differs
             module.forward = types.MethodType(old[type(module)].forward, module)
     return model
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def load_average() -> str:
-    try:
-        return " ".join(f"{v:.1f}" for v in os.getloadavg())
-    except OSError:
-        return "?"
 
 
 def main() -> int:
@@ -99,8 +83,7 @@ def main() -> int:
                                                                                               train_cfg))
     order = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))
     times: dict[str, list[float]] = {k: [] for k in runs}
-    print(f"machine: {cpu_model()}, {args.threads} thread(s), torch {torch.__version__}, "
-          f"load average {load_average()}", flush=True)
+    print(f"machine: {describe(args.threads)}", flush=True)
     for r in range(args.rounds + 1):
         x = train[order[r * args.batch:(r + 1) * args.batch]]
         for key, (model, opt) in runs.items():
