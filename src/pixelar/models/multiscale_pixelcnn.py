@@ -70,7 +70,8 @@ class MultiscalePixelCNNConfig(ImageModelConfig):
     # Evaluation always scores the full image exactly.
     train_crop: int = 0
     #: config.from_dict: checkpoints written before these fields existed hold this model
-    FIELDS_ADDED: ClassVar[dict[str, Any]] = {"train_crop": 0}
+    FIELDS_ADDED: ClassVar[dict[str, Any]] = {"pixelcnn": "masked", "spatial_resnet": 0, "text_conv": 2,
+                                              "text_length": 0, "text_shared_up_to": 0, "train_crop": 0}
     # Field defaults reproduce pixelar's earlier models (so their checkpoints load); presets set the paper's values.
 
     def validate(self) -> None:
