@@ -100,12 +100,14 @@ def multiscale_pixelcnn_imagenet128_class() -> Preset:
     return Preset(model_class=MultiscalePixelCNN, model=dataclasses.replace(_IMAGENET, image_size=128),
                   train=PAPER_RECIPE, dataset=None,
                   description="Reed et al. §4.4: class-conditional ImageNet 128x128 (four upscalers from 8x8), "
-                              "RMSprop 1e-4 -> 1e-5")
+                              "RMSprop 1e-4 -> 1e-5; pixelar has no ImageNet 128x128 loader: give "
+                              "--dataset npz:PATH (with labels) or folder:PATH")
 
 
-def _text_and_structure(parts: int, what: str) -> Preset:
+def _text_and_structure(parts: int, what: str, data: str) -> Preset:
     """§4.2: captions + a 32×32×P map of parts (keypoints) or classes (segmentation) -> 256×256 images
-    ("starting by generating 4×4 images, followed by six upscaling steps, to produce a 256×256 image")."""
+    ("starting by generating 4×4 images, followed by six upscaling steps, to produce a 256×256 image").
+    pixelar has no loader for ``data`` (the preset's data set is None): its description says so."""
     cfg = MultiscalePixelCNNConfig(image_channels=3, image_size=256, base_size=4, pixelcnn="gated", base_hidden=128,
                                    base_layers=15, base_output_features=1024, upscaler="B", hidden=128,
                                    num_resnet=12, num_pixelcnn=4, patch_size=4, distribution="categorical",
@@ -113,23 +115,24 @@ def _text_and_structure(parts: int, what: str) -> Preset:
                                    text_length=201, text_shared_up_to=32, cond_dim=128, train_crop=32)
     return Preset(model_class=MultiscalePixelCNN, model=cfg, train=PAPER_RECIPE, dataset=None,
                   description=f"Reed et al. §4.2: {what} 256x256 from a 4x4 gated base, type B (12 ResNet + 4 "
-                              f"PixelCNN layers, 128 units), captions + {parts}-channel maps")
+                              f"PixelCNN layers, 128 units), captions + {parts}-channel maps; pixelar has no {data} "
+                              f"loader: give --dataset npz:PATH with captions and spatial maps")
 
 
 @preset
 def multiscale_pixelcnn_cub() -> Preset:
     """§4.2 CUB birds: captions and "a 32 × 32 × P binary feature map, where P is the number of parts; ...
     15 for CUB" (data: ``caption`` strings and ``spatial`` (N, 15, 32, 32) maps, e.g. an npz)."""
-    return _text_and_structure(15, "CUB text + keypoints to bird")
+    return _text_and_structure(15, "CUB text + keypoints to bird", "CUB")
 
 
 @preset
 def multiscale_pixelcnn_mpii() -> Preset:
     """§4.2 MPII: captions and 17 human part locations as a 32×32×17 binary map."""
-    return _text_and_structure(17, "MPII text + keypoints to human")
+    return _text_and_structure(17, "MPII text + keypoints to human", "MPII")
 
 
 @preset
 def multiscale_pixelcnn_coco() -> Preset:
     """§4.2 MS-COCO: captions and "the 80-class segmentation scaled to 32×32" (32×32×80)."""
-    return _text_and_structure(80, "MS-COCO text + segmentation to scene")
+    return _text_and_structure(80, "MS-COCO text + segmentation to scene", "MS-COCO")
