@@ -7,7 +7,8 @@ Paper-size presets follow the text wherever it speaks (docs/fidelity-reed-aux.md
   set initially to 1e-4 and decayed to 1e-5" (:data:`PAPER_RECIPE`);
 * §4.2 (CUB, MPII, MS-COCO): type B, 12 ResNet + 4 PixelCNN layers, 128 units, a 4×4 base, captions padded
   to 201 characters through a 3-convolution char-CNN + GRU, one text encoder up to 32×32 and one per
-  upscaler above, keypoint / segmentation maps through a 12-layer ResNet;
+  upscaler above, keypoint / segmentation maps through a 12-layer ResNet, its features "resized with
+  bilinear interpolation to the spatial size of the image" (``spatial_resize="bilinear"``);
 * §4.4 (ImageNet): type B, 12 ResNet + 4 PixelCNN layers, 256 units, an 8×8 base, 1000 classes.
 * §4.4 "At scales 64×64 and above, during training we randomly cropped the image to 32×32" and §4.2 (the
   conditioning "randomly cropped along with the target image"): ``train_crop=32`` in every paper-size
@@ -111,7 +112,8 @@ def _text_and_structure(parts: int, what: str, data: str) -> Preset:
     cfg = MultiscalePixelCNNConfig(image_channels=3, image_size=256, base_size=4, pixelcnn="gated", base_hidden=128,
                                    base_layers=15, base_output_features=1024, upscaler="B", hidden=128,
                                    num_resnet=12, num_pixelcnn=4, patch_size=4, distribution="categorical",
-                                   spatial_channels=parts, spatial_resnet=12, text_vocab=128, text_conv=3,
+                                   spatial_channels=parts, spatial_resnet=12, spatial_resize="bilinear",
+                                   text_vocab=128, text_conv=3,
                                    text_length=201, text_shared_up_to=32, cond_dim=128, train_crop=32)
     return Preset(model_class=MultiscalePixelCNN, model=cfg, train=PAPER_RECIPE, dataset=None,
                   description=f"Reed et al. §4.2: {what} 256x256 from a 4x4 gated base, type B (12 ResNet + 4 "
