@@ -15,8 +15,9 @@ Paper-size presets follow the text wherever it speaks (docs/fidelity-reed-aux.md
   preset (the 32×32 CPU presets have no such scale).
 Text silent (our choices): the base Gated PixelCNN's depth/width (15 layers of 128 units and a 1024-unit
 output layer, the Gated PixelCNN preset's), the shape of the decay (geometric in the step), RMSprop's
-smoothing (0.9, TensorFlow's default; centring is stated only for the video models), the output
-distribution of §4.2 (a 256-way softmax, as §4.4 implies), the width of the class/text embedding.
+smoothing (0.9, TensorFlow's default; centring is stated only for the video models), the width of the
+class/text embedding. The output is a 256-way softmax everywhere: §3.1's footnote names the logistic
+mixture only as what "one could also use ... instead of a softmax".
 """
 from __future__ import annotations
 
