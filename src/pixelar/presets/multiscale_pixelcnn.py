@@ -98,12 +98,12 @@ def multiscale_pixelcnn_imagenet_class() -> Preset:
 @preset
 def multiscale_pixelcnn_imagenet128_class() -> Preset:
     """§4.4, Table 3's 128 column: "trained four upscaling networks to produce up to 128×128 samples" from
-    the 8×8 base. pixelar has no ImageNet 128×128 data set: give one (``folder:`` or ``npz:`` with labels)."""
+    the 8×8 base. pixelar has no ImageNet 128×128 data set: give one (``npz:`` with images and labels)."""
     return Preset(model_class=MultiscalePixelCNN, model=dataclasses.replace(_IMAGENET, image_size=128),
                   train=PAPER_RECIPE, dataset=None,
                   description="Reed et al. §4.4: class-conditional ImageNet 128x128 (four upscalers from 8x8), "
                               "RMSprop 1e-4 -> 1e-5; pixelar has no ImageNet 128x128 loader: give "
-                              "--dataset npz:PATH (with labels) or folder:PATH")
+                              "--dataset npz:PATH with images and labels")
 
 
 def _text_and_structure(parts: int, what: str, data: str) -> Preset:
