@@ -40,7 +40,9 @@ SLOW_PRESETS = {("row_lstm", "imagenet32"), ("row_lstm", "imagenet64"), ("multis
                 ("pixelsnail", "receptive_field"), ("pixelcnn_pp", "cifar10_no_shortcuts")}
 SLOW_CAUSALITY = SLOW_PRESETS | {("row_lstm", "cifar10"), ("diagonal_bilstm", "cifar10"),
                                  # the §4.2 presets differ only in their map's channels: cub runs always
-                                 ("multiscale_pixelcnn", "mpii"), ("multiscale_pixelcnn", "coco")}
+                                 ("multiscale_pixelcnn", "mpii"), ("multiscale_pixelcnn", "coco"),
+                                 # PixelSNAIL's Fig. 6 model (14 s): gated_pixelcnn/cifar10's layers, wider
+                                 ("gated_pixelcnn", "receptive_field")}
 # the video presets: 18 frames of 8x8 per clip (50-90 s each); tests/models/test_video.py checks their
 # layers' causality at tiny widths and short clips in the default suite
 SLOW_CAUSALITY |= {(m, p) for m in ("video_pixelcnn_ot", "video_pixelcnn_otlogn")

@@ -117,14 +117,19 @@ def from_dict(cls: type, data: Mapping[str, Any]) -> Any:
     field's type and pass ``validate()``."""
     if not isinstance(data, Mapping):
         raise ConfigError(f"a {cls.__name__} must be a JSON object, got {type(data).__name__}")
-    # fields added after configs were already written, with the value that keeps those configs' model
-    # (``FIELDS_ADDED`` on the config class): the one exception to "every field must be given"
-    added = {k: v for k, v in getattr(cls, "FIELDS_ADDED", {}).items() if k not in data}
-    data = {**data, **added}
+    data = with_added_fields(cls, data)
     missing = [n for n in field_names(cls) if n not in data]
     if missing:
         raise ConfigError(f"{cls.__name__} lacks {', '.join(missing)}")
     return replace(cls(), data)
+
+
+def with_added_fields(cls: type, data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` with every field of ``cls.FIELDS_ADDED`` it lacks filled in: fields added after configs
+    were already written, with the value that keeps those configs' model; the one exception to
+    "every field must be given"."""
+    added = {k: v for k, v in getattr(cls, "FIELDS_ADDED", {}).items() if k not in data}
+    return {**data, **added}
 
 
 def parse_assignments(items: list[str] | None) -> dict[str, str]:

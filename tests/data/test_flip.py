@@ -44,9 +44,10 @@ def test_flips_half_the_items_with_their_maps_and_repeats_per_epoch():
 
 
 def test_trainer_flips_when_asked_and_the_auxiliary_presets_ask(tmp_path):
-    for name in ("grayscale_pixelcnn", "pyramid_pixelcnn"):
-        for preset in ("cifar10", "small"):
-            assert pixelar.registry.get_preset(name, preset).train.hflip
+    for name in ("grayscale_pixelcnn", "pyramid_pixelcnn"):      # K&L: "For numeric optimization, we use Adam"
+        for preset in pixelar.registry.entry(name).presets:
+            train = pixelar.registry.get_preset(name, preset).train
+            assert train.hflip and train.optimizer == "adam", (name, preset)
     torch.manual_seed(0)
     model = pixelar.build("gated_pixelcnn", "small", image_size=6, hidden=12, output_features=16, num_layers=2)
     data = random_dataset(8, size=6)

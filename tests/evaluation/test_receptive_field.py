@@ -8,6 +8,7 @@ import torch
 from PIL import Image
 
 import pixelar
+from pixelar import config as config_lib
 from pixelar.cli import main
 from pixelar.evaluation.receptive_field import receptive_field, render
 from tests.conftest import all_presets
@@ -85,3 +86,39 @@ def test_cli_from_a_checkpoint(tmp_path, capsys):
     assert main(["receptive-field", "--checkpoint", str(tmp_path / "ckpt"), "--model", "pixelsnail",
                  "--pixel", "1", "1", "--out", str(tmp_path / "y.png")]) == 2
     assert "not 'pixelsnail'" in capsys.readouterr().err
+
+
+def test_figure_6_runs_the_papers_gated_pixelcnn_at_pixel_15_15(tmp_path, capsys):
+    """PixelSNAIL Fig. 6: "a medium size model with 7 gated resnet blocks and 6M parameters"."""
+    assert main(["receptive-field", "--figure", "6", "--out", str(tmp_path / "f6.png"), "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert (r["model"], r["figure"], r["pixel"], r["image_size"]) == ("gated_pixelcnn", 6, [15, 15], 32)
+    assert r["context_pixels"] == 15 * 32 + 15 and r["outside_context_nonzero"] == 0 and r["threshold"] == 1e-3
+    with torch.device("meta"):
+        model = pixelar.build("gated_pixelcnn", "receptive_field")
+    assert model.config.num_layers == 7 and abs(sum(p.numel() for p in model.parameters()) - 6e6) < 0.4e6
+
+
+@pytest.mark.parametrize("figure,model,ordering", [(7, "pixelcnn_pp", "raster"), (8, "pixelsnail", "raster"),
+                                                   (9, "pixelsnail", "zigzag")])
+def test_figures_7_to_9_pick_their_model_ordering_and_pixel(figure, model, ordering):
+    from pixelar.cli import _parser
+    from pixelar.commands.diagnose import _apply_figure
+    args = _parser().parse_args(["receptive-field", "--figure", str(figure), "--out", "x.png"])
+    _apply_figure(args)
+    assert (args.model, args.preset, list(args.pixel)) == (model, "receptive_field", [15, 15])
+    with torch.device("meta"):
+        m = pixelar.build(args.model, args.preset, **config_lib.parse_assignments(args.overrides))
+    assert m.ordering == ordering and m.config.image_size == 32
+    if model == "pixelsnail":         # "7 blocks (4 shift-based convolutions and 3 attention blocks)"
+        assert (m.config.num_blocks, m.config.final_attention) == (4, False)
+    else:                             # one gated ResNet per block: the smallest six-block PixelCNN++
+        assert m.config.num_resnet == 1
+
+
+def test_figure_refuses_a_model_and_a_pixel_is_needed_without_it(tmp_path, capsys):
+    out = str(tmp_path / "x.png")
+    assert main(["receptive-field", "--figure", "8", "--model", "pixelsnail", "--out", out]) == 2
+    assert "--figure sets the model" in capsys.readouterr().err
+    assert main(["receptive-field", "--model", "pixelsnail", "--out", out]) == 2
+    assert "--pixel ROW COL" in capsys.readouterr().err

@@ -30,6 +30,7 @@ def test_paper_presets_use_the_recipe_and_gated_pixelcnns(preset):
         assert (m.hidden, m.base_size, m.image_size) == (128, 4, 256)
         assert (m.text_conv, m.text_length, m.text_shared_up_to, m.spatial_resnet) == (3, 201, 32, 12)
         assert m.spatial_channels == {"cub": 15, "mpii": 17, "coco": 80}[preset]
+        assert m.spatial_resize == "bilinear"
     assert pixelar.registry.get_preset("multiscale_pixelcnn", "imagenet128_class").model.sizes()[-1] == 128
 
 
@@ -74,3 +75,31 @@ def test_spatial_resnet_encodes_the_map_and_keeps_causality():
     m = torch.rand(2, 3, 8, 8)
     with torch.no_grad():
         assert not torch.allclose(model(x, {"spatial": m}), model(x, {"spatial": 1 - m}))
+
+
+def test_spatial_features_reach_every_scale_by_bilinear_interpolation():
+    """§4.2: the features are "resized with bilinear interpolation to the spatial size of the image";
+    ``area_bilinear`` (pixelar's earlier resize, the field's default) averages when shrinking."""
+    import torch.nn.functional as F
+
+    from pixelar.models.multiscale_cond import resize_map
+    m = torch.zeros(1, 1, 32, 32)
+    m[0, 0, 9, 21] = 1.0                                      # one visible keypoint
+    for size in (4, 8, 16, 64):
+        bilinear = F.interpolate(m, size=(size, size), mode="bilinear", align_corners=False)
+        assert torch.equal(resize_map(m, size, "bilinear"), bilinear)
+    assert torch.allclose(resize_map(m, 4), F.interpolate(m, size=(4, 4), mode="area"))
+    assert not torch.allclose(resize_map(m, 4, "bilinear"), resize_map(m, 4))
+    kw = dict(image_size=8, base_size=2, image_channels=1, distribution="categorical", num_levels=4, patch_size=2,
+              spatial_channels=1, **{**SMALL, "spatial_resnet": 0})
+    torch.manual_seed(0)
+    area = pixelar.build("multiscale_pixelcnn", "small", **kw).eval()
+    torch.manual_seed(0)
+    bil = pixelar.build("multiscale_pixelcnn", "small", spatial_resize="bilinear", **kw).eval()
+    assert find_leaks(bil) == []                               # with a random map (random_condition)
+    cond = {"spatial": torch.rand(2, 1, 8, 8, generator=torch.Generator().manual_seed(1))}
+    x = torch.randint(0, 4, (2, 1, 8, 8), dtype=torch.uint8)
+    with torch.no_grad():
+        assert not torch.allclose(area.log_prob(x, cond), bil.log_prob(x, cond))   # the option is wired
+    with pytest.raises(pixelar.ConfigError):
+        pixelar.build("multiscale_pixelcnn", "small", spatial_resize="nearest")

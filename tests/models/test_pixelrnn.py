@@ -234,3 +234,14 @@ def test_row_lstm_cached_sampling_equals_naive(over):
     a = model.complete(naive, known, cond=cond, generator=torch.Generator().manual_seed(6), method="naive")
     b = model.complete(naive, known, cond=cond, generator=torch.Generator().manual_seed(6), method="cached")
     assert torch.equal(a, b) and torch.equal(b[known], naive[known])
+
+
+def test_paper_presets_use_rmsprop_and_the_papers_batch_sizes():
+    """§5: "RMSProp ... is used for all experiments"; "batch sizes of 16 images" for MNIST and CIFAR-10,
+    "64 images/batch for 32 × 32 ImageNet, and 32 images/batch for 64 × 64 ImageNet"."""
+    want = {"mnist": 16, "mnist_1layer": 16, "mnist_3scale": 16, "cifar10": 16, "imagenet32": 64, "imagenet64": 32}
+    for name in ("row_lstm", "diagonal_bilstm", "multiscale_pixelrnn", "pixelcnn"):
+        for preset in pixelar.registry.entry(name).presets:
+            if preset in want:
+                p = pixelar.registry.get_preset(name, preset)
+                assert (p.train.optimizer, p.train.batch_size) == ("rmsprop", want[preset]), (name, preset)

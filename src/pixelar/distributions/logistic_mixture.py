@@ -248,7 +248,8 @@ class DiscretizedLogisticMixture(Distribution):
         return torch.stack(levels, dim=1)
 
     def mode(self, params: torch.Tensor) -> torch.Tensor:
-        """MAP-style decoding (Kolesnikov & Lampert 2017, sec. 4.2), (N, C, H, W) int64.
+        """A deterministic decoding, (N, C, H, W) int64. Not Kolesnikov & Lampert's §4.2 MAP sampling,
+        which *samples* the component by its weight (``sample(map_sampling=True)``).
 
         Take the most likely component per pixel, then channel by channel the most likely
         level of that component given the levels already chosen: the bin nearest the

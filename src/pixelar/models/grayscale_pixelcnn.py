@@ -50,7 +50,7 @@ class GrayscalePixelCNNConfig(ImageModelConfig):
     # field's default, so that configs written before it keep their model - the paper presets set "pixelcnn_pp")
     embedding_structure: Literal["pixelcnn_pp", "single_resolution"] = "single_resolution"
     #: config.from_dict: checkpoints written before these fields existed hold this model
-    FIELDS_ADDED: ClassVar[dict[str, Any]] = {"embedding_structure": "single_resolution"}
+    FIELDS_ADDED: ClassVar[dict[str, Any]] = {"embedding_structure": "single_resolution", "conditional_resnet": 0}
     dropout: float = 0.5
     train_part: Literal["both", "prior", "conditional"] = "both"   # what the training loss covers
 

@@ -21,7 +21,7 @@ from torch import nn
 
 from ..nn.gated import GatedLayer
 from ..nn.masked import MaskedConv2d
-from .multiscale_cond import EncodedCond, resize_map
+from .multiscale_cond import EncodedCond
 from .pixelcnn import ResidualBlock
 
 # Gated PixelCNN kernels (van den Oord et al. 2016b; the GatedPixelCNN defaults): 7×7 first, then 3×3.
@@ -48,7 +48,7 @@ class GatedBasePixelCNN(nn.Module):
         self.out2 = MaskedConv2d(cfg.base_output_features, num_params, 1, "B", groups)
 
     def forward(self, x: torch.Tensor, enc: EncodedCond) -> torch.Tensor:
-        s = resize_map(enc.spatial, x.shape[-1]) if self.spatial is not None and enc.spatial is not None else None
+        s = enc.spatial_at(x.shape[-1]) if self.spatial is not None else None
         v, h = x, x
         for i, layer in enumerate(self.layers):
             bias = None                                              # (N, 2h) or (N, 2h, B, B)
@@ -81,7 +81,7 @@ class MaskedBasePixelCNN(nn.Module):
         if self.vec is not None and enc.vec is not None:
             y = y + self.vec(enc.vec)[:, :, None, None]
         if self.spatial is not None and enc.spatial is not None:
-            y = y + self.spatial(resize_map(enc.spatial, x.shape[-1]))
+            y = y + self.spatial(enc.spatial_at(x.shape[-1]))
         for block in self.blocks:
             y = block(y)
         return self.out2(F.relu(self.out1(F.relu(y))))               # (N, P, B, B)

@@ -20,10 +20,15 @@ class EncodedCond:
     vec: torch.Tensor | None
     spatial: torch.Tensor | None
     scale_vecs: dict[int, torch.Tensor] = dataclasses.field(default_factory=dict)
+    resize: str = "area_bilinear"   # how ``spatial`` reaches each scale (resize_map's mode)
 
     def vec_at(self, k: int) -> torch.Tensor | None:
         """The class/text vector scale k's upscalers read."""
         return self.scale_vecs.get(k, self.vec)
+
+    def spatial_at(self, size: int) -> torch.Tensor | None:
+        """The spatial map or its features resized to size × size (None without a map)."""
+        return None if self.spatial is None else resize_map(self.spatial, size, self.resize)
 
 
 class SpatialEncoder(nn.Module):
@@ -40,11 +45,16 @@ class SpatialEncoder(nn.Module):
         return self.resnet(m, None)
 
 
-def resize_map(m: torch.Tensor, size: int) -> torch.Tensor:
-    """(N, S, h, w) float map -> (N, S, size, size): area average when shrinking, bilinear when growing."""
+def resize_map(m: torch.Tensor, size: int, mode: str = "area_bilinear") -> torch.Tensor:
+    """(N, S, h, w) float map -> (N, S, size, size).
+
+    ``"bilinear"``: bilinear interpolation at every size (Reed et al. §4.2: the features are "resized with
+    bilinear interpolation to the spatial size of the image"; half-pixel centres, no anti-aliasing when
+    shrinking, as TensorFlow's resize_bilinear). ``"area_bilinear"``: the area average when shrinking,
+    bilinear when growing (pixelar's earlier resize, which keeps a lone keypoint's mass at 4×4)."""
     if m.shape[-2:] == (size, size):
         return m
-    if m.shape[-1] >= size:
+    if mode == "area_bilinear" and m.shape[-1] >= size:
         return F.interpolate(m, size=(size, size), mode="area")
     return F.interpolate(m, size=(size, size), mode="bilinear", align_corners=False)
 

@@ -38,7 +38,7 @@ from ..nn.text import CharCNNGRU, encode_text
 from ..nn.upscale import UpscalerA, UpscalerB
 from .base import AutoregressiveModel, ImageModelConfig
 from .multiscale_base import build_base
-from .multiscale_cond import EncodedCond, SpatialEncoder, random_crop, resize_map
+from .multiscale_cond import EncodedCond, SpatialEncoder, random_crop
 
 # (row, col) offset inside a 2×2 cell of groups 1..4 (Figure 2)
 GROUP_OFFSETS = {1: (0, 0), 2: (0, 1), 3: (1, 0), 4: (1, 1)}
@@ -60,6 +60,9 @@ class MultiscalePixelCNNConfig(ImageModelConfig):
     patch_size: int = 4           # type B: M (capped at the group's size)
     spatial_channels: int = 0     # > 0: spatial conditioning maps with this many channels
     spatial_resnet: int = 0       # > 0: maps go through a ResNet of this many layers (width ``hidden``) first
+    # how the map (or its features) reaches every scale: "bilinear" (§4.2 "resized with bilinear
+    # interpolation", the paper presets) or "area_bilinear" (area average when shrinking: pixelar's earlier)
+    spatial_resize: Literal["bilinear", "area_bilinear"] = "area_bilinear"
     text_vocab: int = 0           # > 0: caption conditioning with this many character codes (0 = padding)
     text_conv: int = 2            # char-CNN convolutions of the caption encoder (§4.2: three)
     text_length: int = 0          # captions padded (and cut) to this many characters; 0 = the longest (§4.2: 201)
@@ -70,7 +73,9 @@ class MultiscalePixelCNNConfig(ImageModelConfig):
     # Evaluation always scores the full image exactly.
     train_crop: int = 0
     #: config.from_dict: checkpoints written before these fields existed hold this model
-    FIELDS_ADDED: ClassVar[dict[str, Any]] = {"train_crop": 0}
+    FIELDS_ADDED: ClassVar[dict[str, Any]] = {"pixelcnn": "masked", "spatial_resnet": 0, "text_conv": 2,
+                                              "text_length": 0, "text_shared_up_to": 0, "train_crop": 0,
+                                              "spatial_resize": "area_bilinear"}
     # Field defaults reproduce pixelar's earlier models (so their checkpoints load); presets set the paper's values.
 
     def validate(self) -> None:
@@ -237,7 +242,7 @@ class MultiscalePixelCNN(AutoregressiveModel):
             spatial = spatial.to(device).float()
             if self.spatial_encoder is not None:
                 spatial = self.spatial_encoder(spatial)                      # (N, hidden, h, w)
-        return EncodedCond(vec, spatial, scale_vecs)
+        return EncodedCond(vec, spatial, scale_vecs, self.config.spatial_resize)
 
     # ---- factors ----------------------------------------------------------------------------
     def stride(self, k: int) -> int:
@@ -251,7 +256,7 @@ class MultiscalePixelCNN(AutoregressiveModel):
         parts = list(earlier)
         if enc.spatial is not None:
             # the map at this scale (2h × 2h), cut into the four group lattices: (N, 4S, h, w)
-            parts.append(F.pixel_unshuffle(resize_map(enc.spatial, 2 * earlier[0].shape[-1]), 2))
+            parts.append(F.pixel_unshuffle(enc.spatial_at(2 * earlier[0].shape[-1]), 2))
         elif self.config.spatial_channels:
             width = self.config.hidden if self.spatial_encoder is not None else self.config.spatial_channels
             parts.append(earlier[0].new_zeros(earlier[0].shape[0], 4 * width, *earlier[0].shape[2:]))
@@ -319,7 +324,7 @@ class MultiscalePixelCNN(AutoregressiveModel):
         align = 2 * c.patch_size if c.upscaler == "B" else 2        # on the patch grid of test time
         for k in scales:
             s = self.sizes[k]
-            spatial = resize_map(enc.spatial, s) if enc.spatial is not None else None
+            spatial = enc.spatial_at(s)
             crop, spatial = random_crop(ints[k], c.train_crop, generator, spatial, align)
             enc_k = dataclasses.replace(enc, spatial=spatial)
             n, ch, t, _ = crop.shape

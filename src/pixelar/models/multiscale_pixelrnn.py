@@ -29,7 +29,7 @@ causality oracle work unchanged.
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import nn
@@ -48,6 +48,8 @@ class MultiScalePixelRNNConfig(PixelRNNConfig):
     input_kernel: int = 3          # Row LSTM only (see RowLSTMConfig)
     state_kernel: int = 3
     right_reads_image: bool = True  # Diagonal BiLSTM only (see DiagonalBiLSTMConfig)
+    #: config.from_dict: checkpoints written before these fields existed hold this model
+    FIELDS_ADDED: ClassVar[dict[str, Any]] = {"num_scales": 2}
 
     def validate(self) -> None:
         super().validate()

@@ -10,6 +10,7 @@ groups never mix the wrong way (a plain 1×1 would let R see G).
 from __future__ import annotations
 
 import dataclasses
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -32,6 +33,8 @@ class PixelCNNConfig(ImageModelConfig):
     # networks". As in the PixelRNNs (models/pixelrnn.py): a learnable 1×1 mask-B skip from every
     # residual block's output, summed, feeds the output layers. False: the last block's output only.
     skip: bool = True
+    #: config.from_dict: checkpoints written before these fields existed hold this model
+    FIELDS_ADDED: ClassVar[dict[str, Any]] = {"skip": False}   # the earlier net had no skips
 
     def validate(self) -> None:
         super().validate()

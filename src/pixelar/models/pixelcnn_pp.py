@@ -19,7 +19,7 @@ pre-activations. h must not depend on x, or the network is no longer causal in x
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -69,6 +69,8 @@ class PixelCNNPlusPlusConfig(ImageModelConfig):
     # down pass (block k -> block 7-k; the dotted lines of Figure 2). The u -> ul connection inside
     # each layer is a stream connection, not a short-cut, and stays.
     shortcuts: bool = True
+    #: config.from_dict: checkpoints written before these fields existed hold this model
+    FIELDS_ADDED: ClassVar[dict[str, Any]] = {"shortcuts": True}
 
     def validate(self) -> None:
         super().validate()

@@ -38,7 +38,7 @@ every earlier pixel directly (the image is part of its keys and values).
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -80,6 +80,8 @@ class PixelSNAILConfig(ImageModelConfig):
     residual: Literal["gated_resnet", "gated_conv"] = "gated_resnet"
     # Recompute each block's activations in backward instead of storing them (same gradients).
     checkpoint_activations: bool = False
+    #: config.from_dict: checkpoints written before these fields existed hold this model
+    FIELDS_ADDED: ClassVar[dict[str, Any]] = {"final_attention": True, "residual": "gated_resnet"}
 
     def validate(self) -> None:
         super().validate()

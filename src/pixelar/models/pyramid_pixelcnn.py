@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import nn
@@ -51,6 +51,8 @@ class PyramidPixelCNNConfig(ImageModelConfig):
     embedding_upsampling: Literal["learned", "repeat"] = "repeat"
     dropout: float = 0.5
     train_level: int = -1           # -1: train every level; l: only level l (0 = full resolution)
+    #: config.from_dict: checkpoints written before these fields existed hold this model
+    FIELDS_ADDED: ClassVar[dict[str, Any]] = {"embedding_upsampling": "repeat"}
 
     @property
     def num_scales(self) -> int:

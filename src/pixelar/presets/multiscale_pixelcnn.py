@@ -7,15 +7,17 @@ Paper-size presets follow the text wherever it speaks (docs/fidelity-reed-aux.md
   set initially to 1e-4 and decayed to 1e-5" (:data:`PAPER_RECIPE`);
 * §4.2 (CUB, MPII, MS-COCO): type B, 12 ResNet + 4 PixelCNN layers, 128 units, a 4×4 base, captions padded
   to 201 characters through a 3-convolution char-CNN + GRU, one text encoder up to 32×32 and one per
-  upscaler above, keypoint / segmentation maps through a 12-layer ResNet;
+  upscaler above, keypoint / segmentation maps through a 12-layer ResNet, its features "resized with
+  bilinear interpolation to the spatial size of the image" (``spatial_resize="bilinear"``);
 * §4.4 (ImageNet): type B, 12 ResNet + 4 PixelCNN layers, 256 units, an 8×8 base, 1000 classes.
 * §4.4 "At scales 64×64 and above, during training we randomly cropped the image to 32×32" and §4.2 (the
   conditioning "randomly cropped along with the target image"): ``train_crop=32`` in every paper-size
   preset (the 32×32 CPU presets have no such scale).
 Text silent (our choices): the base Gated PixelCNN's depth/width (15 layers of 128 units and a 1024-unit
 output layer, the Gated PixelCNN preset's), the shape of the decay (geometric in the step), RMSprop's
-smoothing (0.9, TensorFlow's default; centring is stated only for the video models), the output
-distribution of §4.2 (a 256-way softmax, as §4.4 implies), the width of the class/text embedding.
+smoothing (0.9, TensorFlow's default; centring is stated only for the video models), the width of the
+class/text embedding. The output is a 256-way softmax everywhere: §3.1's footnote names the logistic
+mixture only as what "one could also use ... instead of a softmax".
 """
 from __future__ import annotations
 
@@ -96,40 +98,44 @@ def multiscale_pixelcnn_imagenet_class() -> Preset:
 @preset
 def multiscale_pixelcnn_imagenet128_class() -> Preset:
     """§4.4, Table 3's 128 column: "trained four upscaling networks to produce up to 128×128 samples" from
-    the 8×8 base. pixelar has no ImageNet 128×128 data set: give one (``folder:`` or ``npz:`` with labels)."""
+    the 8×8 base. pixelar has no ImageNet 128×128 data set: give one (``npz:`` with images and labels)."""
     return Preset(model_class=MultiscalePixelCNN, model=dataclasses.replace(_IMAGENET, image_size=128),
                   train=PAPER_RECIPE, dataset=None,
                   description="Reed et al. §4.4: class-conditional ImageNet 128x128 (four upscalers from 8x8), "
-                              "RMSprop 1e-4 -> 1e-5")
+                              "RMSprop 1e-4 -> 1e-5; pixelar has no ImageNet 128x128 loader: give "
+                              "--dataset npz:PATH with images and labels")
 
 
-def _text_and_structure(parts: int, what: str) -> Preset:
+def _text_and_structure(parts: int, what: str, data: str) -> Preset:
     """§4.2: captions + a 32×32×P map of parts (keypoints) or classes (segmentation) -> 256×256 images
-    ("starting by generating 4×4 images, followed by six upscaling steps, to produce a 256×256 image")."""
+    ("starting by generating 4×4 images, followed by six upscaling steps, to produce a 256×256 image").
+    pixelar has no loader for ``data`` (the preset's data set is None): its description says so."""
     cfg = MultiscalePixelCNNConfig(image_channels=3, image_size=256, base_size=4, pixelcnn="gated", base_hidden=128,
                                    base_layers=15, base_output_features=1024, upscaler="B", hidden=128,
                                    num_resnet=12, num_pixelcnn=4, patch_size=4, distribution="categorical",
-                                   spatial_channels=parts, spatial_resnet=12, text_vocab=128, text_conv=3,
+                                   spatial_channels=parts, spatial_resnet=12, spatial_resize="bilinear",
+                                   text_vocab=128, text_conv=3,
                                    text_length=201, text_shared_up_to=32, cond_dim=128, train_crop=32)
     return Preset(model_class=MultiscalePixelCNN, model=cfg, train=PAPER_RECIPE, dataset=None,
                   description=f"Reed et al. §4.2: {what} 256x256 from a 4x4 gated base, type B (12 ResNet + 4 "
-                              f"PixelCNN layers, 128 units), captions + {parts}-channel maps")
+                              f"PixelCNN layers, 128 units), captions + {parts}-channel maps; pixelar has no {data} "
+                              f"loader: give --dataset npz:PATH with captions and spatial maps")
 
 
 @preset
 def multiscale_pixelcnn_cub() -> Preset:
     """§4.2 CUB birds: captions and "a 32 × 32 × P binary feature map, where P is the number of parts; ...
     15 for CUB" (data: ``caption`` strings and ``spatial`` (N, 15, 32, 32) maps, e.g. an npz)."""
-    return _text_and_structure(15, "CUB text + keypoints to bird")
+    return _text_and_structure(15, "CUB text + keypoints to bird", "CUB")
 
 
 @preset
 def multiscale_pixelcnn_mpii() -> Preset:
     """§4.2 MPII: captions and 17 human part locations as a 32×32×17 binary map."""
-    return _text_and_structure(17, "MPII text + keypoints to human")
+    return _text_and_structure(17, "MPII text + keypoints to human", "MPII")
 
 
 @preset
 def multiscale_pixelcnn_coco() -> Preset:
     """§4.2 MS-COCO: captions and "the 80-class segmentation scaled to 32×32" (32×32×80)."""
-    return _text_and_structure(80, "MS-COCO text + segmentation to scene")
+    return _text_and_structure(80, "MS-COCO text + segmentation to scene", "MS-COCO")

@@ -69,6 +69,20 @@ def gated_pixelcnn_cifar10_class() -> Preset:
 
 
 @preset
+def gated_pixelcnn_receptive_field() -> Preset:
+    """PixelSNAIL §3.1, Figure 6: "a shift-based causal convolution model (Gated PixelCNN ...). We used a
+    medium size model with 7 gated resnet blocks and 6M parameters", inspected at pixel (15, 15) of a
+    32x32 image at random init. 7 gated layers (the 7x7 first one included); text silent on the width
+    and output layers: h=192 with the CIFAR-10 preset's 1024-unit softmax head gives 6,306,112
+    parameters, the nearest round width to 6M (our choice).
+    ``pixelar receptive-field --figure 6 --out fig6.png``."""
+    p = gated_pixelcnn_cifar10()
+    return dataclasses.replace(p, model=dataclasses.replace(p.model, num_layers=7, hidden=192),
+                               description="PixelSNAIL Fig. 6 receptive-field model: Gated PixelCNN, 7 gated "
+                                           "layers, h=192 (6M parameters)")
+
+
+@preset
 def gated_pixelcnn_mnist() -> Preset:
     return Preset(model_class=GatedPixelCNN,
                   model=GatedPixelCNNConfig(image_channels=1, image_size=28, num_levels=2, hidden=32, num_layers=7,

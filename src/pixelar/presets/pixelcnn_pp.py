@@ -55,6 +55,20 @@ def pixelcnn_pp_cifar10_no_shortcuts() -> Preset:
 
 
 @preset
+def pixelcnn_pp_receptive_field() -> Preset:
+    """PixelSNAIL §3.1, Figure 7: "the same experiment on PixelCNN++ (Salimans et al., 2017) with
+    identical number of resnet blocks" as the 7-block Gated PixelCNN of Figure 6, at pixel (15, 15) at
+    random init. Text silent on how 7 blocks map onto the six-block network: one gated ResNet per
+    block (num_resnet=1; blocks 5 and 6 get their extra one, so 8 per stream), the nearest the
+    network's three resolutions and short-cuts allow; widths as ``cifar10`` (our choice).
+    ``pixelar receptive-field --figure 7 --out fig7.png``."""
+    p = pixelcnn_pp_cifar10()
+    return dataclasses.replace(p, model=dataclasses.replace(p.model, num_resnet=1),
+                               description="PixelSNAIL Fig. 7 receptive-field model: PixelCNN++ with 1 gated "
+                                           "ResNet per block, 192 filters")
+
+
+@preset
 def pixelcnn_pp_small() -> Preset:
     """A PixelCNN++ for 2 CPU cores: 2 ResNets per block, 32 filters, 5 logistics."""
     return Preset(model_class=PixelCNNPlusPlus,

@@ -57,10 +57,10 @@ def pixelsnail_receptive_field() -> Preset:
     convolutions and 3 attention blocks)", i.e. 4 residual blocks interleaved with 3 attention
     blocks, examined at pixel (15, 15) of a 32x32 image at random init (threshold 0.001). Text
     silent on its widths: the CIFAR-10 model's (256 filters, 4 gated ResNets per residual block).
-    ``pixelar receptive-field --model pixelsnail --preset receptive_field --pixel 15 15``."""
+    ``pixelar receptive-field --figure 8`` (``--figure 9``: the same in zigzag order, Figure 9)."""
     p = pixelsnail_cifar10()
     return dataclasses.replace(p, model=dataclasses.replace(p.model, num_blocks=4, final_attention=False),
-                               description="PixelSNAIL receptive-field model of Fig. 8: 4 residual + 3 "
+                               description="PixelSNAIL receptive-field model of Figs. 8-9: 4 residual + 3 "
                                            "attention blocks")
 
 

@@ -22,7 +22,7 @@ class TrainConfig:
     lr_milestones: tuple[int, ...] = ()
     lr_gamma: float = 1.0
     betas: tuple[float, ...] = (0.9, 0.999)
-    rmsprop_alpha: float = 0.95    # RMSprop smoothing (PixelRNN's training section)
+    rmsprop_alpha: float = 0.95    # RMSprop smoothing (PixelRNN §5 names RMSProp, not its decay: text silent, our choice)
     rmsprop_eps: float = 1e-8
     rmsprop_centered: bool = False  # normalize by the gradient's variance, not its raw second moment
     weight_decay: float = 0.0

@@ -52,7 +52,10 @@ def resume(trainer: Any) -> Path:
         except CheckpointError as e:
             trainer.log(f"skipping checkpoint {directory.name}: {e}")
             continue
-        if meta["model"] != trainer.model.name or meta["config"] != config_lib.to_dict(trainer.model.config):
+        # a checkpoint written before a field existed holds the model that field's FIELDS_ADDED value gives
+        stored = (config_lib.with_added_fields(type(trainer.model.config), meta["config"])
+                  if isinstance(meta["config"], dict) else meta["config"])
+        if meta["model"] != trainer.model.name or stored != config_lib.to_dict(trainer.model.config):
             raise CheckpointError(f"{directory} holds a different model or config "
                                   f"('{meta['model']}'); resume with the same --model/--preset/--set")
         try:  # read and check everything first, so that a bad file never leaves half a state applied

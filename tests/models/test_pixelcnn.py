@@ -1,0 +1,51 @@
+"""The masked PixelCNN's layer-to-output connections (PixelRNN §4: "Residual and layer-to-output
+connections are used across the layers of all three networks"); the registry oracles
+(tests/models/test_common.py, tests/sampling/test_cached.py) run on its presets, which have them."""
+from __future__ import annotations
+
+import itertools
+
+import torch
+
+import pixelar
+from pixelar.evaluation.causality import find_leaks
+
+
+def _count(**over) -> int:
+    with torch.device("meta"):
+        return pixelar.build("pixelcnn", "cifar10", **over).num_parameters()
+
+
+def test_layer_to_output_connections_add_one_masked_1x1_per_residual_block():
+    cfg = pixelar.registry.get_preset("pixelcnn", "cifar10").model
+    assert cfg.skip is True and (cfg.num_layers, cfg.hidden) == (15, 128)
+    h2 = 2 * cfg.hidden
+    assert _count() - _count(skip=False) == (cfg.num_layers - 1) * (h2 * h2 + h2)   # 2h -> 2h, with bias
+    assert _count() == 4_998_400                                                  # `pixelar models`
+
+
+def test_the_output_reads_every_block_through_its_skip():
+    torch.manual_seed(0)
+    model = pixelar.build("pixelcnn", "cifar10", image_size=4, hidden=6, num_layers=4, output_features=8).eval()
+    x = torch.randint(0, 256, (2, 3, 4, 4), dtype=torch.uint8)
+    with torch.no_grad():
+        base = model.log_prob(x)
+        for skip in model.skips:                     # one per residual block
+            w = skip.weight.detach().clone()
+            skip.weight.data.zero_()
+            assert not torch.allclose(model.log_prob(x), base)
+            skip.weight.data.copy_(w)
+
+
+def test_both_wirings_are_exactly_causal_normalized_and_sample_the_same_cached():
+    for skip in (True, False):
+        torch.manual_seed(0)
+        model = pixelar.build("pixelcnn", "cifar10", image_size=2, num_levels=2, hidden=6, num_layers=3,
+                              output_features=8, skip=skip).eval()
+        assert find_leaks(model) == [] and model.has_cached_sampler()
+        x = torch.tensor(list(itertools.product(range(2), repeat=12)), dtype=torch.uint8).view(-1, 3, 2, 2)
+        with torch.no_grad():
+            assert abs(float(torch.logsumexp(model.log_prob(x).double(), 0).exp()) - 1.0) < 1e-5
+        a = model.sample(3, method="naive", generator=torch.Generator().manual_seed(1))
+        b = model.sample(3, method="cached", generator=torch.Generator().manual_seed(1))
+        assert torch.equal(a, b)
