@@ -33,6 +33,15 @@ from machine import cpu_model  # benchmarks/machine.py
 SHIPPED = ("config.json", "model.safetensors", "ema.safetensors")
 
 
+def run_record(given: Path, checkpoint: Path) -> dict:
+    """The run.json of the run that wrote ``checkpoint`` (given as the run directory, or the
+    checkpoint inside RUN/checkpoints/), {} when there is none: its preset and --set overrides."""
+    for folder in (given, checkpoint.parent.parent):
+        if (folder / "run.json").is_file():
+            return json.loads((folder / "run.json").read_text())
+    return {}
+
+
 def write_manifest(root: Path, entries: dict) -> None:
     path = root / pretrained.MANIFEST
     tmp = path.with_suffix(".tmp")
@@ -81,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--machine", default=cpu_model())
     p.add_argument("--description", default="")
     p.add_argument("--preset", help="the preset it was trained from (default: from the run, else unknown)")
-    p.add_argument("--overrides", default="{}", help="JSON of the --set overrides it was trained with")
+    p.add_argument("--overrides", help="JSON of the --set overrides it was trained with (default: from the run)")
     p.add_argument("--with-training-state", action="store_true", help="also ship training_state.pt (resumable)")
     p.add_argument("--replace", action="store_true", help="replace an existing entry of that name")
     p.add_argument("--max-mb", type=float, default=8.0)
@@ -102,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         size = (source / f).stat().st_size / 2 ** 20
         if size > args.max_mb:
             raise SystemExit(f"add_pretrained: error: {source / f} is {size:.1f} MB, over --max-mb {args.max_mb:g}")
+    run = run_record(Path(args.checkpoint), source)
     old = dict(entries)
     staging = Path(tempfile.mkdtemp(prefix=f".{args.name}.", dir=root))
     for f in files:
@@ -111,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     staging.rename(folder)
     cmd = figure_command(args)
     entries[args.name] = {
-        "model": meta["model"], "preset": args.preset or meta.get("preset"), "overrides": json.loads(args.overrides),
+        "model": meta["model"], "preset": args.preset or run.get("preset"),
+        "overrides": json.loads(args.overrides) if args.overrides is not None else run.get("overrides", {}),
         "files": {f: pretrained.file_sha256(folder / f) for f in files},
         "training_data": args.training_data, "steps": meta.get("step"), "wall_seconds": round(args.wall_seconds, 1),
         "machine": args.machine, "train_command": args.train_command, "figure_command": shlex.join(cmd),
