@@ -3,13 +3,19 @@
     .venv/bin/python benchmarks/precision.py [--model pixelcnn_pp] [--preset small] [--device cpu]
 
 CPU: fp32 and bf16. With --device cuda: fp32, bf16 and fp16 (with loss scaling).
-Each figure: images/s over --steps steps of batch --batch at 32×32×3, after 2 warm-up steps.
+Each figure: the median images/s of --rounds rounds of --steps steps of batch --batch at 32×32×3,
+after 2 warm-up steps; the precisions alternate within every round (same initial weights, same
+data), so the machine's noise hits them alike. bf16 pays off only where the CPU has native bf16
+matrix units (AMX-BF16, AVX-512-BF16): the first line names the CPU's extensions.
 """
 from __future__ import annotations
 
 import argparse
+import statistics
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -19,6 +25,9 @@ from pixelar.data.base import ArrayDataset, DatasetInfo
 from pixelar.training.config import TrainConfig
 from pixelar.training.trainer import Trainer
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import describe, load_average  # benchmarks/machine.py
+
 
 def main() -> None:
     ap = argparse.ArgumentParser()
@@ -26,32 +35,44 @@ def main() -> None:
     ap.add_argument("--preset", default="small")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--steps", type=int, default=3, help="steps per measured round")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds; the precisions alternate within each")
+    ap.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, (args.batch * (args.steps + 3), 32, 32, 3), dtype=np.uint8)
+    images = rng.integers(0, 256, (args.batch * (args.steps * args.rounds + 3), 32, 32, 3), dtype=np.uint8)
     data = ArrayDataset(images, None, DatasetInfo("random", 3, 32, 256))
     precisions = ["fp32", "bf16"] + (["fp16"] if args.device.startswith("cuda") else [])
-    device_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else \
-        f"CPU, {torch.get_num_threads()} threads"
-    print(f"{args.model} {args.preset}, batch {args.batch}, 32x32x3, {device_name}, torch {torch.__version__}")
-    for precision in precisions:
-        torch.manual_seed(0)
-        model_cfg, train_cfg = pixelar.registry.resolve(args.model, args.preset)
-        model = pixelar.registry.entry(args.model).model_class(model_cfg)
-        cfg = TrainConfig(**{**train_cfg.__dict__, "precision": precision, "batch_size": args.batch,
-                             "checkpoint_every": 10 ** 9, "ema": 0.0})
-        with tempfile.TemporaryDirectory() as out:
-            t = Trainer(model, cfg, data, out, device=args.device, progress=False)
-            t.run(steps=2)                                   # warm-up (and data-dependent init)
-            if args.device.startswith("cuda"):
-                torch.cuda.synchronize()
-            start = time.perf_counter()
-            t.run(steps=2 + args.steps)
-            if args.device.startswith("cuda"):
-                torch.cuda.synchronize()
-            seconds = time.perf_counter() - start
-        print(f"  {precision}: {args.batch * args.steps / seconds:.2f} images/s")
+    device_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else describe(torch.get_num_threads())
+    print(f"{args.model} {args.preset}, batch {args.batch}, 32x32x3, {device_name}", flush=True)
+    with tempfile.TemporaryDirectory() as out:
+        trainers = {}
+        for precision in precisions:       # the same initial weights for every precision
+            torch.manual_seed(0)
+            model_cfg, train_cfg = pixelar.registry.resolve(args.model, args.preset)
+            model = pixelar.registry.entry(args.model).model_class(model_cfg)
+            cfg = TrainConfig(**{**train_cfg.__dict__, "precision": precision, "batch_size": args.batch,
+                                 "checkpoint_every": 10 ** 9, "ema": 0.0})
+            trainers[precision] = Trainer(model, cfg, data, f"{out}/{precision}", device=args.device, progress=False)
+            trainers[precision].run(steps=2)     # warm-up (and data-dependent init)
+        rates: dict[str, list[float]] = {p: [] for p in precisions}
+        for _ in range(args.rounds):             # alternated, so that the machine's noise hits all alike
+            for precision, t in trainers.items():
+                if args.device.startswith("cuda"):
+                    torch.cuda.synchronize()
+                start = time.perf_counter()
+                t.run(steps=t.step + args.steps)
+                if args.device.startswith("cuda"):
+                    torch.cuda.synchronize()
+                rates[precision].append(args.batch * args.steps / (time.perf_counter() - start))
+    fp32 = statistics.median(rates["fp32"])
+    for precision, r in rates.items():
+        med = statistics.median(r)
+        print(f"  {precision}: {med:.2f} images/s (median of {args.rounds} rounds of {args.steps} steps; "
+              f"{med / fp32:.2f}x fp32)")
+    print(f"  load average after: {load_average()}")
 
 
 if __name__ == "__main__":

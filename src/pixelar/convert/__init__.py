@@ -8,6 +8,6 @@ Checkpoints are read with ``torch.load(weights_only=True)``: never an arbitrary 
 """
 from __future__ import annotations
 
-from .pcl import convert_pcl, convert_pcl_file, output_permutation, read_pcl_state_dict
+from .pcl import convert_pcl, convert_pcl_file, import_port, output_permutation, read_pcl_state_dict
 
-__all__ = ["convert_pcl", "convert_pcl_file", "output_permutation", "read_pcl_state_dict"]
+__all__ = ["convert_pcl", "convert_pcl_file", "import_port", "output_permutation", "read_pcl_state_dict"]

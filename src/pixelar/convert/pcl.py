@@ -24,8 +24,11 @@ computes the port's network output, up to float rounding, once its output rows a
 """
 from __future__ import annotations
 
+import importlib
 import os
 import re
+import sys
+import types
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -262,6 +265,39 @@ def convert_pcl(path_or_state_dict: str | os.PathLike | Mapping[str, Any], nr_re
                                   f"(pixelar {key} is {tuple(expected[key].shape)}); the checkpoint is inconsistent")
     model.load_state_dict(ours, strict=True)
     return model.eval()
+
+
+def import_port(src: str | os.PathLike, scratch: str | os.PathLike) -> types.SimpleNamespace:
+    """Import a checkout of the port itself (``model.py``, ``layers.py``, ``utils.py`` in ``src``), for
+    side-by-side checks (tests/convert, benchmarks/peer_curves.py); nothing of it ships with pixelar.
+
+    Its published files are Python 2 in one line (``print e`` in utils.load_part_of_model) and put a
+    tensor on the GPU inside the loss, so they are copied to ``scratch`` with exactly these two edits
+    (as ../shared/peer_bench does) and imported from there. Returns PixelCNN, loss (RGB), loss_1d
+    (gray) and sample_op. The port's generic module names (model, layers, utils) are removed from
+    ``sys.modules`` again, so they shadow nothing.
+    """
+    src, scratch = Path(src), Path(scratch)
+    for name in ("model.py", "layers.py", "utils.py"):
+        text = (src / name).read_text()
+        if name == "utils.py":
+            text = re.sub(r"print e\b", "print(e)", text)
+            text = text.replace("Variable(torch.zeros(xs + [nr_mix]).cuda(), requires_grad=False)",
+                                "torch.zeros(xs + [nr_mix], device=x.device)")
+        (scratch / name).write_text(text)
+    saved = {k: sys.modules.pop(k) for k in ("model", "layers", "utils") if k in sys.modules}
+    sys.path.insert(0, str(scratch))
+    try:
+        pcl_model = importlib.import_module("model")
+        pcl_utils = importlib.import_module("utils")
+    finally:
+        sys.path.remove(str(scratch))
+        for k in ("model", "layers", "utils"):
+            sys.modules.pop(k, None)
+        sys.modules.update(saved)
+    return types.SimpleNamespace(PixelCNN=pcl_model.PixelCNN, loss=pcl_utils.discretized_mix_logistic_loss,
+                                 loss_1d=pcl_utils.discretized_mix_logistic_loss_1d,
+                                 sample_op=pcl_utils.sample_from_discretized_mix_logistic)
 
 
 def convert_pcl_file(pth: str | os.PathLike, out_dir: str | os.PathLike, nr_resnet: int | None = None,
