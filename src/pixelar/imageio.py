@@ -218,6 +218,51 @@ def save_png(img: Image.Image, path: str | os.PathLike, force: bool = False) -> 
     return write_atomically(path, lambda tmp: img.save(tmp, format="PNG"), force)
 
 
+MAX_GIF_FRAMES = 1000
+
+
+def read_gif(path: str | os.PathLike, num_levels: int = 256) -> np.ndarray:
+    """An animated GIF's frames as (T, C, H, W) uint8 in 0..K-1: C = 1 when every frame is gray
+    (R = G = B everywhere), else 3. Every frame is composited as a viewer shows it (Pillow's
+    ``seek``), then mapped 0..255 -> 0..K-1 as :func:`read_image` does.
+
+    GIF writers (Pillow's among them) merge a frame identical to the one before into it, adding its
+    duration: a frame shown k times the shortest duration is repeated k times, so a clip with a
+    still frame keeps its length."""
+    p = Path(path)
+    frames, durations = [], []
+    with _reading(p, "clip"), open_image(p) as img:
+        if getattr(img, "n_frames", 1) > MAX_GIF_FRAMES:
+            raise PixelarError(f"clip '{p}' has {img.n_frames} frames, more than the {MAX_GIF_FRAMES} pixelar reads")
+        for t in range(getattr(img, "n_frames", 1)):
+            img.seek(t)
+            frames.append(np.asarray(img.convert("RGB")))
+            durations.append(max(int(img.info.get("duration") or 0), 0))
+    base = min((d for d in durations if d > 0), default=0)
+    repeats = [max(1, round(d / base)) if base else 1 for d in durations]
+    if sum(repeats) > MAX_GIF_FRAMES:
+        raise PixelarError(f"clip '{p}' holds {sum(repeats)} frames, more than the {MAX_GIF_FRAMES} pixelar reads")
+    video = np.stack([f for f, k in zip(frames, repeats) for _ in range(k)])     # (T, H, W, 3)
+    if (video == video[..., :1]).all():
+        video = video[..., :1]
+    return _levels_from_uint8(video, num_levels).transpose(0, 3, 1, 2).copy()
+
+
+def save_gif(frames: torch.Tensor, path: str | os.PathLike, num_levels: int, scale: int = 1,
+             frame_ms: int = 200, force: bool = False) -> Path:
+    """Write (T, C, H, W) frames in 0..K-1 as an animated GIF that loops (atomically). Gray frames
+    keep their exact 8-bit values; RGB frames go through Pillow's adaptive 256-colour palette, so a
+    GIF is for looking at, never an exact copy (the npz is)."""
+    x = levels_to_uint8(frames.cpu(), num_levels).permute(0, 2, 3, 1).numpy()
+    mode = "L" if x.shape[-1] == 1 else "RGB"
+    images = [Image.fromarray(f[..., 0] if mode == "L" else f, mode) for f in x]
+    if scale > 1:
+        images = [im.resize((im.width * scale, im.height * scale), Image.NEAREST) for im in images]
+    return write_atomically(path, lambda tmp: images[0].save(tmp, format="GIF", save_all=True,
+                                                             append_images=images[1:], duration=frame_ms,
+                                                             loop=0, optimize=False), force)
+
+
 def known_mask(spec: str, size: int) -> torch.Tensor:
     """(1, H, W) bool of known pixels from 'top-half', 'left-half' or a mask image path (white = known)."""
     m = torch.zeros(1, size, size, dtype=torch.bool)

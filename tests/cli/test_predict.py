@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from pixelar.cli import main
 from pixelar.data.video import MovingDigits
+from pixelar.imageio import read_gif, save_gif
 from tests.conftest import tiny
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -51,7 +53,7 @@ def test_predict_refuses_what_the_model_cannot_do(setup, capsys):
     base = ["predict", "--checkpoint", str(tmp / "ckpt"), "--input", str(tmp / "clip.npz")]
     _fails(base + ["--context", "3", "--out", str(tmp / "a.npz")], capsys, "pass --context 2")
     _fails(base + ["--frames", "4", "--out", str(tmp / "b.npz")], capsys, "at most 3 frames")
-    _fails(base + ["--out", str(tmp / "c.gif")], capsys, "must end in .npz")
+    _fails(base + ["--out", str(tmp / "c.mp4")], capsys, "must end in .npz")
     np.savez(tmp / "noactions.npz", video=frames[:, 0])
     _fails(["predict", "--checkpoint", str(tmp / "ckpt"), "--input", str(tmp / "noactions.npz"), "--frames", "1",
             "--out", str(tmp / "d.npz")], capsys, "has none")
@@ -60,3 +62,35 @@ def test_predict_refuses_what_the_model_cannot_do(setup, capsys):
     _fails(["predict", "--checkpoint", str(tmp / "image"), "--input", str(tmp / "clip.npz"), "--frames", "1",
             "--out", str(tmp / "e.npz")], capsys, "needs a video model")
     assert not any((tmp / n).exists() for n in ("a.npz", "b.npz", "d.npz", "e.npz"))
+
+
+def test_a_gif_clip_in_and_an_animated_gif_out(setup, capsys):
+    """A GIF clip gives the frames (gray: one channel, exact 8-bit values), --actions-from the vectors;
+    the GIF written shows given | predicted per frame and keeps the given frames exactly."""
+    tmp, frames = setup
+    save_gif(torch.from_numpy(frames[:, :1]), tmp / "clip.gif", 256)          # (T, 1, 8, 8)
+    assert np.array_equal(read_gif(tmp / "clip.gif"), frames[:, :1])
+    out = tmp / "pred.gif"
+    base = ["predict", "--checkpoint", str(tmp / "ckpt"), "--input", str(tmp / "clip.gif"), "--frames", "2"]
+    _fails(base + ["--out", str(out)], capsys, "--actions-from")
+    assert main(base + ["--actions-from", str(tmp / "clip.npz"), "--out", str(out), "--scale", "1"]) == 0
+    gif = read_gif(out)                                                        # (4, 1, 8, 8 + 2 + 8)
+    assert gif.shape == (4, 1, 8, 18)
+    assert np.array_equal(gif[:, :, :, :8], frames[:4, :1])                    # the given clip, left
+    assert np.array_equal(gif[:2, :, :, 10:], frames[:2, :1])                  # the context kept, right
+    with np.load(tmp / "clip.npz") as f:                                       # the same as from the npz
+        assert main(["predict", "--checkpoint", str(tmp / "ckpt"), "--input", str(tmp / "clip.npz"),
+                     "--frames", "2", "--out", str(tmp / "same.npz")]) == 0
+        assert f["video"].shape[0] == 5
+    with np.load(tmp / "same.npz") as f:
+        assert np.array_equal(f["video"][..., 0], gif[:, 0, :, 10:])
+
+
+def test_a_broken_gif_or_actions_file_is_one_line(setup, capsys):
+    tmp, _ = setup
+    (tmp / "bad.gif").write_bytes(b"GIF89a not really")
+    base = ["predict", "--checkpoint", str(tmp / "ckpt"), "--frames", "1"]
+    _fails(base + ["--input", str(tmp / "bad.gif"), "--out", str(tmp / "a.gif")], capsys, "bad.gif")
+    np.savez(tmp / "nothing.npz", other=np.zeros(3))
+    _fails(base + ["--input", str(tmp / "clip.npz"), "--actions-from", str(tmp / "nothing.npz"),
+                   "--out", str(tmp / "b.gif")], capsys, "neither 'actions' nor 'state'")

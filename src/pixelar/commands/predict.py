@@ -13,15 +13,20 @@ from ..errors import PixelarError
 from .common import add_device, add_output, add_weights, check_output_file, finite, positive
 
 
-def read_clip(path: str) -> dict[str, np.ndarray]:
-    """An npz clip: ``video`` (T, H, W) or (T, H, W, C) uint8 (NHWC, as every pixelar npz), optional
-    ``actions`` (T, A) and ``state`` (T, A_s) floats. Returns {"video": (T, C, H, W), ...}."""
+def read_clip(path: str, num_levels: int = 256) -> dict[str, np.ndarray]:
+    """A clip: an animated ``.gif`` (frames only; gray when every frame is, 8-bit values mapped to the
+    model's levels) or an npz with ``video`` (T, H, W) or (T, H, W, C) uint8 (NHWC, as every pixelar
+    npz, in the model's levels), optional ``actions`` (T, A) and ``state`` (T, A_s) floats.
+    Returns {"video": (T, C, H, W), ...}."""
+    if Path(path).suffix.lower() == ".gif":
+        from ..imageio import read_gif
+        return {"video": read_gif(path, num_levels)}
     try:
         with np.load(path, allow_pickle=False) as f:
             data = {k: f[k] for k in f.files}
     except (OSError, ValueError) as e:
         raise PixelarError(f"--input {path} is not a readable .npz ({type(e).__name__}); give an npz with a "
-                           "'video' array (T, H, W[, C]) uint8") from None
+                           "'video' array (T, H, W[, C]) uint8, or an animated .gif") from None
     video = data.get("video")
     if video is None:
         raise PixelarError(f"--input {path} has no 'video' array (it has {', '.join(data) or 'nothing'}); "
@@ -30,14 +35,35 @@ def read_clip(path: str) -> dict[str, np.ndarray]:
         raise PixelarError(f"--input {path}: 'video' must be uint8 (T, H, W) or (T, H, W, C), got "
                            f"{video.dtype} {video.shape}")
     out = {"video": (video[..., None] if video.ndim == 3 else video).transpose(0, 3, 1, 2)}
+    out.update(read_vectors(data, path))
+    return out
+
+
+def read_vectors(data: dict[str, np.ndarray], path: str) -> dict[str, np.ndarray]:
+    """The per-step ``actions`` and ``state`` arrays an npz holds (checked: finite, (T, dim))."""
+    out = {}
     for key in ("actions", "state"):
         if key in data:
             v = np.asarray(data[key])
             if v.ndim != 2 or v.dtype.kind not in "fiu" or not np.isfinite(v).all():
-                raise PixelarError(f"--input {path}: '{key}' must be finite numbers of shape (T, dim), got "
+                raise PixelarError(f"{path}: '{key}' must be finite numbers of shape (T, dim), got "
                                    f"{v.dtype} {v.shape}")
             out[key] = v.astype(np.float32)
     return out
+
+
+def _actions_from(path: str) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            data = {k: f[k] for k in f.files}
+    except (OSError, ValueError) as e:
+        raise PixelarError(f"--actions-from {path} is not a readable .npz ({type(e).__name__}); give an npz "
+                           "with 'actions' (T, A) and/or 'state' (T, A_s)") from None
+    vectors = read_vectors(data, f"--actions-from {path}")
+    if not vectors:
+        raise PixelarError(f"--actions-from {path} has neither 'actions' nor 'state' (it has "
+                           f"{', '.join(data) or 'nothing'})")
+    return vectors
 
 
 def _vectors(model: Any, clip: dict[str, np.ndarray], key: str, dim: int, needed: int, path: str) -> torch.Tensor | None:
@@ -47,7 +73,8 @@ def _vectors(model: Any, clip: dict[str, np.ndarray], key: str, dim: int, needed
     v = clip.get(key)
     if v is None:
         raise PixelarError(f"{model.name} is conditioned on {dim}-d {key}, --input {path} has none; add "
-                           f"'{key}' ({model.config.num_frames}, {dim}) to the npz")
+                           f"'{key}' ({model.config.num_frames}, {dim}) to the npz, or give them with "
+                           "--actions-from NPZ")
     if v.shape[1] != dim or v.shape[0] < needed:
         raise PixelarError(f"--input {path}: '{key}' must be at least ({needed}, {dim}) for this prediction, "
                            f"got {v.shape}")
@@ -61,14 +88,18 @@ def cmd_predict(args: argparse.Namespace) -> int:
     finite("--temperature", args.temperature, positive_only=True)
     positive("--frames", args.frames)
     positive("--context", args.context)
+    positive("--frame-ms", args.frame_ms)
     out = Path(args.out)
-    if out.suffix != ".npz":
-        raise PixelarError(f"--out {args.out} must end in .npz (the predicted clip; a PNG strip is written beside it)")
+    if out.suffix not in (".npz", ".gif"):
+        raise PixelarError(f"--out {args.out} must end in .npz (the predicted clip, exact) or .gif (animated, "
+                           "given | predicted side by side); a PNG strip is written beside it")
     strip_path = out.with_suffix(".png")
     check_output_file(args.out, args.force)
     check_output_file(str(strip_path), args.force)
-    clip = read_clip(args.input)
     model = registry.load(args.checkpoint, map_location=args.device, weights=args.weights)
+    clip = read_clip(args.input, getattr(model.config, "num_levels", 256))
+    if args.actions_from:
+        clip.update(_actions_from(args.actions_from))
     if not model.can_predict:
         raise PixelarError(f"{model.name} is an image model; predict needs a video model "
                            "(video_pixelcnn_ot, video_pixelcnn_otlogn)")
@@ -93,38 +124,47 @@ def cmd_predict(args: argparse.Namespace) -> int:
     context = torch.from_numpy(np.ascontiguousarray(video[: c.num_context]))[None]
     pred = predict(model, context, actions, state, frames=args.frames, generator=g, temperature=args.temperature,
                    progress=True)[0].cpu()                                  # (K + frames, C, S, S)
-    _write(out, strip_path, pred, torch.from_numpy(video[:steps]), c.num_levels, args.scale, args.force)
+    _write(out, strip_path, pred, torch.from_numpy(np.ascontiguousarray(video[:steps])), c.num_levels, args.scale,
+           args.force, args.frame_ms)
     print(f"wrote {args.frames} predicted frames after {c.num_context} given ones to {out} and {strip_path}")
     return 0
 
 
 def _write(out: Path, strip_path: Path, pred: torch.Tensor, given: torch.Tensor, levels: int, scale: int,
-           force: bool) -> None:
-    """The predicted clip as npz (``video`` (T, H, W, C) uint8, ``num_context``) and a PNG strip: the
-    given clip on top (as many frames as it has), the context + predicted frames below."""
-    from ..imageio import grid, save_png
+           force: bool, frame_ms: int) -> None:
+    """The predicted clip as npz (``video`` (T, H, W, C) uint8, exact) or as an animated GIF (each
+    frame: the given clip's frame | the predicted one, 2 black pixels apart; black where the clip
+    has no frame), and a PNG strip: the given clip on top (as many frames as it has), the context +
+    predicted frames below."""
+    from ..imageio import grid, save_gif, save_png, write_atomically
     k = pred.shape[0]
-    rows = [given, pred] if given.shape[0] > 0 else [pred]
-    tiles = torch.cat([torch.cat([r, torch.zeros(k - r.shape[0], *r.shape[1:], dtype=r.dtype)]) for r in rows])
-    tmp = out.with_name(f".{out.name}.tmp.npz")
-    try:
-        np.savez(tmp, video=pred.permute(0, 2, 3, 1).numpy())
-        tmp.replace(out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    save_png(grid(tiles, levels, nrow=k, scale=scale), strip_path, force=force)
+    padded = torch.cat([given, torch.zeros(k - given.shape[0], *given.shape[1:], dtype=given.dtype)])
+    rows = [padded, pred] if given.shape[0] > 0 else [pred]
+    if out.suffix == ".gif":
+        gap = torch.zeros(*pred.shape[:3], 2, dtype=pred.dtype)
+        save_gif(torch.cat([padded, gap, pred], dim=3), out, levels, scale=scale, frame_ms=frame_ms, force=force)
+    else:
+        def write_npz(tmp: Path) -> None:
+            with tmp.open("wb") as f:        # a file object: np.savez would append .npz to a path
+                np.savez(f, video=pred.permute(0, 2, 3, 1).numpy())
+        write_atomically(out, write_npz, force)
+    save_png(grid(torch.cat(rows), levels, nrow=k, scale=scale), strip_path, force=force)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("predict", help="continue a video clip: the given frames, then frames sampled by a video model")
     p.add_argument("--checkpoint", required=True)
-    p.add_argument("--input", required=True, help="npz clip: video (T, H, W[, C]) uint8, optional actions/state (T, dim)")
+    p.add_argument("--input", required=True, help="npz clip: video (T, H, W[, C]) uint8, optional actions/state "
+                   "(T, dim); or an animated .gif (frames only)")
+    p.add_argument("--actions-from", metavar="NPZ", help="actions (T, A) and/or state (T, A_s) from this npz "
+                   "(for a .gif input, or to replace the clip's own)")
     p.add_argument("--context", type=int, default=2, help="given frames the prediction starts from (the model's K)")
     p.add_argument("--frames", type=int, default=18, help="frames to predict after the context")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--temperature", type=float, default=1.0)
     add_weights(p)
-    add_output(p, "npz of the clip (context + predicted frames); a PNG strip is written with the same stem")
+    p.add_argument("--frame-ms", type=int, default=200, help="GIF output: milliseconds per frame")
+    add_output(p, "the clip (context + predicted frames): .npz (exact) or .gif (animated, given | predicted); "
+                  "a PNG strip is written with the same stem")
     add_device(p)
     p.set_defaults(func=cmd_predict)
