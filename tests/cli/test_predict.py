@@ -1,6 +1,9 @@
 """``pixelar predict``: the given frames kept, an npz and a PNG strip written, bad requests refused in one line."""
 from __future__ import annotations
 
+import json
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -94,3 +97,16 @@ def test_a_broken_gif_or_actions_file_is_one_line(setup, capsys):
     np.savez(tmp / "nothing.npz", other=np.zeros(3))
     _fails(base + ["--input", str(tmp / "clip.npz"), "--actions-from", str(tmp / "nothing.npz"),
                    "--out", str(tmp / "b.gif")], capsys, "neither 'actions' nor 'state'")
+
+
+def test_eval_of_a_video_model_reports_nats_per_sub_pixel(setup, capsys):
+    """Table 2's unit, nats per sub-pixel of the predicted frames = bits/dim x ln 2, in text and JSON."""
+    tmp, _ = setup
+    args = ["eval", "--checkpoint", str(tmp / "ckpt"), "--dataset", "moving_digits", "--split", "test_seen",
+            "--data-option", "image_size=8", "--data-option", "num_frames=5", "--data-option", "num_sequences=2"]
+    assert main(args + ["--json"]) == 0
+    r = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert r["nats_per_dim"] == pytest.approx(r["bits_per_dim"] * math.log(2), rel=1e-12)
+    assert r["nats_per_image"] == pytest.approx(r["nats_per_dim"] * 3 * 8 * 8, rel=1e-9)   # 3 predicted frames
+    assert main(args) == 0
+    assert f"{r['nats_per_dim']:.4f} nats per sub-pixel" in capsys.readouterr().out

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 
 from .. import registry
 from .common import (
@@ -38,6 +39,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     meta = model.checkpoint_meta
     r = {"dataset": args.dataset, "split": args.split, "checkpoint": str(model.checkpoint_dir),
          "step": meta.get("step"), "weights": model.loaded_weights, "model": model.name, **r}
+    # nats per sub-pixel (Reed et al.'s Table 2 unit for video) = bits/dim x ln 2: the same figure
+    r["nats_per_dim"] = r["bits_per_dim"] * math.log(2)
     if options:
         r["data_options"] = options
     if args.json:
@@ -47,6 +50,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     print(f"{args.dataset}/{args.split}: {r['bits_per_dim']:.4f} bits/dim, "
           f"{r['nats_per_image']:.2f} nats/image over {r['num_images']} images{kind} "
           f"({r['weights']} weights of {r['checkpoint']})")
+    if model.can_predict:      # a video model: only the predicted frames are scored
+        print(f"  = {r['nats_per_dim']:.4f} nats per sub-pixel of the predicted frames (Table 2's unit), "
+              f"{r['nats_per_image']:.2f} nats per clip")
     for name, v in r.get("parts", {}).items():
         print(f"  part {name}: {v['bits_per_dim']:.4f} bits/dim of its own dimensions, "
               f"{v['nats_per_image']:.2f} nats/image, {v['share_bits_per_dim']:.4f} of the total bits/dim")
