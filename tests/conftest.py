@@ -43,7 +43,8 @@ SLOW_CAUSALITY = SLOW_PRESETS | {("row_lstm", "cifar10"), ("diagonal_bilstm", "c
                                  ("multiscale_pixelcnn", "mpii"), ("multiscale_pixelcnn", "coco")}
 # the video presets: 18 frames of 8x8 per clip (50-90 s each); tests/models/test_video.py checks their
 # layers' causality at tiny widths and short clips in the default suite
-SLOW_CAUSALITY |= {(m, p) for m in ("video_pixelcnn_ot", "video_pixelcnn_otlogn")
+SLOW_CAUSALITY |= {(m, p) for m in ("video_pixelcnn_ot", "video_pixelcnn_otlogn", "video_pixelcnn_ot_baseline",
+                                     "video_pixelcnn_otn")
                    for p in ("small", "robot", "moving_mnist_small")}
 
 
