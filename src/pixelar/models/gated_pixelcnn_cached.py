@@ -13,8 +13,8 @@ The two stacks are cached differently:
   row-i vertical term at column j.
 
 Class conditioning (V^T y per layer) is looked up once; a spatial map's per-layer V * s
-(N, 2h, H, W) is computed once too, and read at row r-1 by the vertical stack and at (i, j) by
-the horizontal one, where the full network adds it. RGB softmax models repeat
+(N, 2h, H, W) is computed once too, and its row r is added when vertical row r is computed, its
+(i, j) entry at the horizontal step (i, j): where the full network adds it. RGB softmax models repeat
 the visit per channel; the last channel's visit leaves the caches final.
 """
 from __future__ import annotations
