@@ -43,9 +43,11 @@ SLOW_CAUSALITY = SLOW_PRESETS | {("row_lstm", "cifar10"), ("diagonal_bilstm", "c
                                  ("multiscale_pixelcnn", "mpii"), ("multiscale_pixelcnn", "coco"),
                                  # PixelSNAIL's Fig. 6 model (14 s): gated_pixelcnn/cifar10's layers, wider
                                  ("gated_pixelcnn", "receptive_field")}
-# the video presets: 18 frames of 8x8 per clip (50-90 s each); tests/models/test_video.py checks their
-# layers' causality at tiny widths and short clips in the default suite
-SLOW_CAUSALITY |= {(m, p) for m in ("video_pixelcnn_ot", "video_pixelcnn_otlogn")
+# the video presets: 18 frames of 8x8 per clip (50-90 s each; video_pixelcnn_otn robot, 15 gated layers with a
+# 1024-feature RGB softmax head: about 22 min on a loaded 2-core machine); tests/models/test_video.py checks
+# their layers' causality at tiny widths and short clips in the default suite
+SLOW_CAUSALITY |= {(m, p) for m in ("video_pixelcnn_ot", "video_pixelcnn_otlogn", "video_pixelcnn_ot_baseline",
+                                     "video_pixelcnn_otn")
                    for p in ("small", "robot", "moving_mnist_small")}
 
 

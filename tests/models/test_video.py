@@ -18,7 +18,9 @@ from pixelar.training.trainer import Trainer
 from tests.conftest import tiny
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-MODELS = ["video_pixelcnn_ot", "video_pixelcnn_otlogn"]
+MODELS = ["video_pixelcnn_ot", "video_pixelcnn_otlogn", "video_pixelcnn_ot_baseline", "video_pixelcnn_otn"]
+# what a 2x2 frame needs (the multiscale frame model's base must fit it)
+AT_2X2 = {"video_pixelcnn_otlogn": {"base_size": 1}}
 
 
 def small(name: str, size: int = 4, frames: int = 4, context: int = 2, **over):
@@ -71,12 +73,10 @@ def _all_clips(shape, k):
     return vals.view(-1, *shape)
 
 
-@pytest.mark.parametrize("name,k,dist", [("video_pixelcnn_ot", 2, "bernoulli"), ("video_pixelcnn_ot", 3, "logistic_mixture"),
-                                         ("video_pixelcnn_otlogn", 2, "bernoulli"),
-                                         ("video_pixelcnn_otlogn", 2, "categorical")])
+@pytest.mark.parametrize("name,k,dist", [(m, k, d) for m in MODELS for k, d in ((2, "bernoulli"), (3, "logistic_mixture"),
+                                                                             (2, "categorical"))])
 def test_two_frames_of_2x2_sum_to_one(name, k, dist):
-    over = {"base_size": 1} if "otlogn" in name else {}
-    m = small(name, size=2, frames=3, context=1, num_levels=k, distribution=dist, **over)
+    m = small(name, size=2, frames=3, context=1, num_levels=k, distribution=dist, **AT_2X2.get(name, {}))
     x = _all_clips(m.image_shape, k)                                 # every 2-frame clip of 2x2
     cond = {key: v.expand(len(x), *v.shape[1:]) for key, v in m.random_condition(1, torch.Generator().manual_seed(2)).items()}
     with torch.no_grad():
@@ -84,13 +84,11 @@ def test_two_frames_of_2x2_sum_to_one(name, k, dist):
     assert abs(float(total) - 1.0) < 1e-5
 
 
-@pytest.mark.parametrize("name,method", [("video_pixelcnn_ot", "auto"), ("video_pixelcnn_otlogn", "auto"),
-                                         ("video_pixelcnn_ot", "naive")])
+@pytest.mark.parametrize("name,method", [(m, "auto") for m in MODELS] + [("video_pixelcnn_ot", "naive")])
 def test_samplers_draw_from_the_model(name, method):
-    """Empirical frequencies of the frame-by-frame group sampler (and of the naive reference loop) over
+    """Empirical frequencies of the frame-by-frame sampler (and of the naive reference loop) over
     every 2-frame clip of 2x2 binary frames match exp(log p) within 5 standard errors."""
-    over = {"base_size": 1} if "otlogn" in name else {}
-    m = small(name, size=2, frames=3, context=1, num_levels=2, distribution="bernoulli", **over)
+    m = small(name, size=2, frames=3, context=1, num_levels=2, distribution="bernoulli", **AT_2X2.get(name, {}))
     x = _all_clips(m.image_shape, 2)
     one = m.random_condition(1, torch.Generator().manual_seed(4))
     expand = lambda n: {key: v.expand(n, *v.shape[1:]) for key, v in one.items()}
@@ -126,6 +124,8 @@ def _count_evaluations(m) -> int:
     hook = lambda *_: count.__setitem__(0, count[0] + 1)
     if m.frame_sampler == "groups":
         modules = [mod for up in m.upscalers for mod in (up.resnet, up.out)]
+    elif m.frame_sampler == "independent":
+        modules = [m.frame_net.resnet, m.frame_net.out]
     else:
         fm = m.frame_model
         modules = [fm.base] + [mod for level in fm.upscalers for up in level for mod in (up.resnet, up.out)]
@@ -142,6 +142,13 @@ def test_network_evaluations_per_frame_are_constant_for_ot_and_grow_as_log_n_for
     logn = [_count_evaluations(small("video_pixelcnn_otlogn", size=s, frames=3, base_size=4)) for s in (16, 32, 64)]
     # 4x4 base (16 draws) + per doubling 3 groups x (ResNet + 1 softmax head on one channel)
     assert logn == [16 + 2 * 6, 16 + 3 * 6, 16 + 4 * 6]
+
+
+@pytest.mark.parametrize("size", [16, 32, 64])
+def test_the_baseline_evaluates_its_network_once_per_frame(size):
+    """Table 2's O(T) baseline: one ResNet pass and one head call give a whole frame (logistic mixture)."""
+    m = small("video_pixelcnn_ot_baseline", size=size, frames=4)     # 2 predicted frames
+    assert _count_evaluations(m) == 2 * (1 + 1)
 
 
 def test_condition_reads_video_batches_and_refuses_other_data():

@@ -102,7 +102,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         clip.update(_actions_from(args.actions_from))
     if not model.can_predict:
         raise PixelarError(f"{model.name} is an image model; predict needs a video model "
-                           "(video_pixelcnn_ot, video_pixelcnn_otlogn)")
+                           "(video_pixelcnn_ot, video_pixelcnn_otlogn, video_pixelcnn_ot_baseline, video_pixelcnn_otn)")
     c = model.config
     if args.context != c.num_context:
         raise PixelarError(f"this model predicts from {c.num_context} context frames; pass --context {c.num_context}")

@@ -12,7 +12,9 @@ The two stacks are cached differently:
   matrix product per layer on a cached window of that layer's input row, plus the
   row-i vertical term at column j.
 
-Class conditioning (V^T y per layer) is looked up once. RGB softmax models repeat
+Class conditioning (V^T y per layer) is looked up once; a spatial map's per-layer V * s
+(N, 2h, H, W) is computed once too, and its row r is added when vertical row r is computed, its
+(i, j) entry at the horizontal step (i, j): where the full network adds it. RGB softmax models repeat
 the visit per channel; the last channel's visit leaves the caches final.
 """
 from __future__ import annotations
@@ -33,7 +35,8 @@ if TYPE_CHECKING:
 class GatedPixelCNNState(IncrementalState):
     """Vertical-stack rows and horizontal-stack windows of a :class:`GatedPixelCNN` for n images."""
 
-    def __init__(self, model: GatedPixelCNN, n: int, cond: torch.Tensor | None) -> None:
+    def __init__(self, model: GatedPixelCNN, n: int, cond: torch.Tensor | None,
+                 spatial: torch.Tensor | None = None) -> None:
         cfg = model.config
         dev = next(model.parameters()).device
         c, s, hid = cfg.image_channels, cfg.image_size, cfg.hidden
@@ -48,6 +51,9 @@ class GatedPixelCNNState(IncrementalState):
         self.h_outs = [masked_matrix(l.h_out) for l in layers]
         self.cond_bias = ([e(cond).detach() for e in model.class_embeddings]
                           if model.class_embeddings is not None else [None] * len(layers))
+        # per layer V * s (N, 2h, H, W), or None
+        self.cond_maps = ([m(spatial).detach() for m in model.spatial_maps]
+                          if model.spatial_maps is not None else [None] * len(layers))
         self.out1, self.out2 = masked_matrix(model.out1), OutputLayer(model.out2, model.distribution)
         # Vertical inputs of layers 1.. (outputs of layers 0..L-2), zero-padded: (N, h, H + p, W + 2p).
         self.v_maps = [torch.zeros(n, hid, s + self.p, s + 2 * self.p, device=dev) for _ in layers[1:]]
@@ -65,13 +71,16 @@ class GatedPixelCNNState(IncrementalState):
         r = i - 1
         slab = self.canvas.buf[:, :, r:r + self.p1 + 1]               # image rows r-p1..r, padded columns
         self.vh = []
-        for l, ((wv, bv), (wvh, bvh), cb) in enumerate(zip(self.v_convs, self.v_to_h, self.cond_bias)):
+        for l, ((wv, bv), (wvh, bvh), cb, cm) in enumerate(zip(self.v_convs, self.v_to_h, self.cond_bias,
+                                                                 self.cond_maps)):
             v_pre = F.conv2d(slab, wv, bv)                             # (N, 2h, 1, W)
-            self.vh.append(F.conv2d(v_pre, wvh, bvh)[:, :, 0])         # (N, 2h, W)
-            if l == len(self.v_maps):
+            self.vh.append(F.conv2d(v_pre, wvh, bvh)[:, :, 0])         # (N, 2h, W): before the condition,
+            if l == len(self.v_maps):                                  # as in GatedLayer.forward
                 break                                                  # the last layer's v is never read
             if cb is not None:
                 v_pre = v_pre + cb[:, :, None, None]
+            if cm is not None:
+                v_pre = v_pre + cm[:, :, r:r + 1]                      # the map's row r
             vmap = self.v_maps[l]
             vmap[:, :, r + self.p, self.p:self.p + self.s] = gated_activation(v_pre)[:, :, 0]
             slab = vmap[:, :, r:r + self.p + 1]
@@ -85,10 +94,12 @@ class GatedPixelCNNState(IncrementalState):
         # layer 0 reads the canvas row i, columns j-p1..j+p1 (right half masked off)
         win = self.canvas.buf[:, :, i + self.p1, j:j + 2 * self.p1 + 1]
         h = None
-        for l, (hc, ho, cb) in enumerate(zip(self.h_convs, self.h_outs, self.cond_bias)):
+        for l, (hc, ho, cb, cm) in enumerate(zip(self.h_convs, self.h_outs, self.cond_bias, self.cond_maps)):
             h_pre = linear(win.reshape(n, -1), *hc) + self.vh[l][:, :, j]   # (N, 2h)
             if cb is not None:
                 h_pre = h_pre + cb
+            if cm is not None:
+                h_pre = h_pre + cm[:, :, i, j]
             h_new = linear(gated_activation(h_pre), *ho)                     # (N, h)
             if h is not None:
                 h_new = h_new + h                                           # residual (not in layer 0)

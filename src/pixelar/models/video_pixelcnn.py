@@ -1,4 +1,5 @@
-"""Action-conditional video PixelCNNs of Reed et al. 2017 (§4.3, Tables 2 and 4): the O(T) and the O(T log N) model.
+"""Action-conditional video PixelCNNs of Reed et al. 2017 (§4.3, Tables 2 and 4): the O(T) and the O(T log N) model
+(Table 2's O(T) baseline and O(TN) rows are in models/video_baselines.py, on the same VideoModel).
 
 A clip of T frames (C, S, S) is predicted from its first K frames ("conditioned on 2 starting
 frames") and per-step action and state vectors (5-d each in the paper):
@@ -146,14 +147,15 @@ class VideoCond:
 
 
 class VideoModel(AutoregressiveModel):
-    """What both video models share: the filmstrip layout, the condition, the ConvLSTM over past frames,
+    """What every video model shares: the filmstrip layout, the condition, the ConvLSTM over past frames,
     and the frame-by-frame ordering. Subclasses give the per-frame network (``frame_network``), each
     frame's allowed inputs and generation order, and the name of their frame sampler."""
 
     ordering = "video"
     group_sampler = "video"        # pixelar.sampling.video: frame after frame, groups in parallel
     can_predict = True
-    #: how ``pixelar.sampling.video`` draws one frame: "groups" (four parallel groups) or "multiscale"
+    #: how ``pixelar.sampling.video`` draws one frame: "groups" (four parallel groups), "multiscale",
+    #: "independent" (the whole frame at once) or "pixels" (per-pixel cached loop; models/video_baselines.py)
     frame_sampler: ClassVar[str] = ""
 
     def __init__(self, config: VideoPixelCNNConfig) -> None:

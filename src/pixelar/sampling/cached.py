@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from ..models.base import AutoregressiveModel
+from ..models.base import AutoregressiveModel, IncrementalState
 from ..progress import progress as progress_bar
 from .naive import check_known, draw, steps
 
@@ -25,6 +25,14 @@ def sample_cached(model: AutoregressiveModel, x: torch.Tensor, known: torch.Tens
     state = model.incremental(x.shape[0], cond)
     if state is None:
         raise ValueError(f"{model.name} has no cached sampler; use method='naive'")
+    fill_cached(model, state, x, known, generator, temperature, progress, options)
+    return x.to(torch.uint8)
+
+
+def fill_cached(model: AutoregressiveModel, state: IncrementalState, x: torch.Tensor, known: torch.Tensor,
+                generator: torch.Generator | None, temperature: float, progress: bool, options: dict) -> None:
+    """The cached loop: fill x (N, C, H, W) int64 in place where ``known`` is False, with ``state`` a fresh
+    ``model.incremental`` state (the video O(TN) model passes one holding its spatial condition)."""
     last = model.image_shape[0] - 1
     for i, j, ch in progress_bar(steps(model), desc="sampling", unit="step", enabled=progress, leave=False):
         sub = known[:, :, i, j] if ch is None else known[:, ch, i, j]
@@ -33,4 +41,3 @@ def sample_cached(model: AutoregressiveModel, x: torch.Tensor, known: torch.Tens
         params = state.params(x, i, j, ch)                    # (N, P, 1, 1)
         if not sub.all():
             draw(model, x, known, params, i, j, ch, generator, temperature, options)
-    return x.to(torch.uint8)

@@ -1,4 +1,4 @@
-"""Video sampling (Reed et al. 2017 §4.3): frame after frame, each frame's pixel groups in parallel.
+"""Video sampling (Reed et al. 2017 §4.3): frame after frame, each frame by the model's frame sampler.
 
 1. The ConvLSTM runs over the K context frames once (``model.encoder_begin``).
 2. For every predicted frame: its factors read the encoder state h of the frames before it, so the
@@ -8,7 +8,11 @@
      group at once: per group one ResNet call and one head call per draw step (1 with a logistic
      mixture, C with a softmax) - a constant number of network evaluations per frame, whatever its size;
    - ``"multiscale"`` (O(T log N) model): the multiscale group sampler of ``sampling/multiscale.py``
-     with h as the spatial condition - O(log N) evaluations per frame.
+     with h as the spatial condition - O(log N) evaluations per frame;
+   - ``"independent"`` (O(T) baseline): every pixel of the frame at once from one evaluation of the
+     frame network (C head calls with an RGB softmax, R→G→B; one with a logistic mixture);
+   - ``"pixels"`` (O(TN) model): the frame's Gated PixelCNN pixel by pixel in raster order, with its
+     cached sampler (``sampling/cached.py``) holding h as the spatial condition - S² (·C) steps per frame.
 
 3. The encoder takes one step on the finished frame (``model.encoder_advance``), giving the next
    frame's condition: the cost of the encoder is one step per frame.
@@ -25,6 +29,7 @@ import torch
 from tqdm import tqdm
 
 from ..errors import PixelarError
+from .cached import fill_cached
 from .multiscale import _groups, sample_multiscale
 from .naive import check_known
 
@@ -58,7 +63,32 @@ def _frame_multiscale(model: Any, xf: torch.Tensor, kf: torch.Tensor, h: torch.T
     xf.copy_(out.long())
 
 
-FRAME_SAMPLERS: dict[str, Callable[..., None]] = {"groups": _frame_groups, "multiscale": _frame_multiscale}
+def _frame_independent(model: Any, xf: torch.Tensor, kf: torch.Tensor, h: torch.Tensor,
+                       generator: torch.Generator | None, temperature: float, options: dict) -> None:
+    """Fill frame xf where kf is False with the O(T) baseline: one ResNet pass over h, then the head once
+    per draw step (all channels at once with a logistic mixture, else R, G, B in turn)."""
+    feat = model.frame_features(h)                                   # (N, hidden, S, S)
+    for _, _, ch in model.frame_net.steps(xf.shape[-1]):
+        chans = slice(None) if ch is None else slice(ch, ch + 1)
+        todo = ~kf[:, chans]
+        if not todo.any():
+            continue
+        params = model.frame_net.head(feat, model.scale_input(xf))  # (N, P, S, S): every pixel of the frame
+        drawn = model.distribution.sample(params, generator=generator, temperature=temperature, channel=ch,
+                                          **options)
+        xf[:, chans] = torch.where(todo, drawn, xf[:, chans])
+
+
+def _frame_pixels(model: Any, xf: torch.Tensor, kf: torch.Tensor, h: torch.Tensor,
+                  generator: torch.Generator | None, temperature: float, options: dict) -> None:
+    """Fill frame xf where kf is False with the O(TN) model: the cached Gated PixelCNN loop, h its spatial
+    condition. It draws exactly as the naive loop over the frame's positions does (same generator calls)."""
+    state = model.frame_model.incremental(xf.shape[0], None, spatial=h)
+    fill_cached(model.frame_model, state, xf, kf, generator, temperature, False, options)
+
+
+FRAME_SAMPLERS: dict[str, Callable[..., None]] = {"groups": _frame_groups, "multiscale": _frame_multiscale,
+                                                  "independent": _frame_independent, "pixels": _frame_pixels}
 
 
 def _fill_frames(model: Any, x: torch.Tensor, known: torch.Tensor, cond: Any, num_frames: int,
