@@ -23,7 +23,8 @@ METHODS = ("auto", "naive", "cached", "groups")
 
 # Group samplers that fill a canvas given a mask of known sub-pixels (so they also complete).
 CANVAS_SAMPLERS: dict[str, Callable[..., torch.Tensor]] = {"multiscale": multiscale.sample_multiscale,
-                                                             "video": video.sample_video}
+                                                             "video": video.sample_video,
+                                                             "video_upscaler": video.sample_upscaler}
 # Samplers of products of factors: n fresh images, one factor after the other.
 FACTOR_SAMPLERS: dict[str, Callable[..., torch.Tensor]] = {"grayscale": auxiliary.sample_grayscale,
                                                            "pyramid": auxiliary.sample_pyramid}

@@ -19,6 +19,11 @@
 
 Known sub-pixels (prediction keeps the given frames; completion keeps what is given inside a frame)
 are never changed and consume no random numbers.
+
+The video upscalers (``models/video_upscaler.py``, §4.3's 64 -> 128 and 128 -> 256 networks) draw one
+high-resolution frame given its low-resolution version (group 1) and the previous high-resolution frame:
+groups 2, 3, 4 in turn, each in parallel (3 ResNet calls per frame). :func:`upscale_video` runs them
+frame after frame over a clip, each frame conditioned on the one it just produced.
 """
 from __future__ import annotations
 
@@ -117,6 +122,98 @@ def sample_video(model: Any, x: torch.Tensor, known: torch.Tensor, cond: Any = N
     x = torch.where(known, x.long(), 0)        # unknown garbage never reaches a network
     _fill_frames(model, x, known, cond, model.num_predicted, generator, temperature, progress, options)
     return x.to(torch.uint8)
+
+
+def _upscale_groups(model: Any, x: torch.Tensor, known: torch.Tensor, previous: torch.Tensor,
+                    generator: torch.Generator | None, temperature: float, options: dict) -> None:
+    """Fill groups 2, 3, 4 of frame x (N, C, S, S) int64 in place where ``known`` is False; group 1 is
+    final. ``previous`` (N, C, S, S) int64: the previous high-resolution frame."""
+    dist = model.distribution
+    prev = model.scale_previous(previous)
+    xg, kg = _groups(x), _groups(known)
+    for grp in (2, 3, 4):
+        target, tknown = xg[grp - 1], kg[grp - 1]                   # (N, C, S/2, S/2) views
+        if tknown.all():
+            continue
+        up = model.upscalers[grp - 2]
+        feat = model.group_features(grp, [model.scale_input(g) for g in xg[:grp - 1]], prev)   # one ResNet call
+        for _, _, ch in up.steps(target.shape[-1]):
+            chans = slice(None) if ch is None else slice(ch, ch + 1)
+            todo = ~tknown[:, chans]
+            if not todo.any():
+                continue
+            params = up.head(feat, model.scale_input(target))        # (N, P, S/2, S/2)
+            drawn = dist.sample(params, generator=generator, temperature=temperature, channel=ch, **options)
+            target[:, chans] = torch.where(todo, drawn, target[:, chans])
+
+
+@torch.no_grad()
+def sample_upscaler(model: Any, x: torch.Tensor, known: torch.Tensor, cond: Any = None,
+                    generator: torch.Generator | None = None, temperature: float = 1.0,
+                    progress: bool = False, **options: object) -> torch.Tensor:
+    """The video upscaler's canvas sampler: fill the unknown sub-pixels of frames x (N, C, S, S); (N, C, S, S) uint8.
+
+    Group 1 is the low-resolution frame: ``cond["low"]`` (N, C, S/2, S/2) is written into it (as known
+    pixels; a known group-1 pixel that disagrees is an error), or it must be entirely known already.
+    ``cond["previous"]``: the previous high-resolution frame (missing: a zero frame)."""
+    check_known(model, known)
+    uc = model.upscale_condition(cond, x.shape[0], x.device)
+    x = torch.where(known, x.long(), 0)        # unknown garbage never reaches a network
+    known = known.clone()
+    if uc.low is not None:
+        given = known[..., ::2, ::2]
+        if (given & (x[..., ::2, ::2] != uc.low)).any():
+            raise PixelarError("known group-1 pixels (x[..., ::2, ::2]) differ from cond['low']: the low-resolution "
+                               "frame is group 1 of the high-resolution one")
+        x[..., ::2, ::2] = uc.low
+        known[..., ::2, ::2] = True
+    elif not known[..., ::2, ::2].all():
+        raise PixelarError(f"{model.name} upscales a given low-resolution frame: pass cond['low'] "
+                           "(N, C, S/2, S/2), or mark group 1 (x[..., ::2, ::2]) as known")
+    _upscale_groups(model, x, known, uc.previous, generator, temperature, options)
+    return x.to(torch.uint8)
+
+
+@torch.no_grad()
+def upscale_video(model: Any, low_clip: torch.Tensor, first_frame: torch.Tensor,
+                  generator: torch.Generator | None = None, temperature: float = 1.0,
+                  progress: bool = False, **options: Any) -> torch.Tensor:
+    """Upscale a clip: low_clip (N, T, C, S/2, S/2) levels and its first high-resolution frame first_frame
+    (N, C, S, S) -> (N, T, C, S, S) uint8. Frame 0 is ``first_frame`` unchanged; frame t >= 1 is drawn from
+    p(x_t^hi | x_t^lo, x_{t-1}^hi), the previous high-resolution frame being the one just produced, and its
+    group 1 (x[..., ::2, ::2]) is low_clip[:, t] exactly. 3 ResNet calls per frame (O(1) in its size)."""
+    from .pixels import check_options, check_temperature
+    C, S, _ = model.image_shape
+    if low_clip.dim() != 5 or tuple(low_clip.shape[2:]) != (C, S // 2, S // 2) or low_clip.shape[1] < 1:
+        raise PixelarError(f"{model.name} upscales {S // 2}x{S // 2} clips of {C} channel(s) to {S}x{S}: "
+                           f"low_clip must be (N, T, {C}, {S // 2}, {S // 2}), got {tuple(low_clip.shape)}")
+    n = low_clip.shape[0]
+    if tuple(first_frame.shape) != (n, C, S, S):
+        raise PixelarError(f"the first high-resolution frame must be ({n}, {C}, {S}, {S}), got {tuple(first_frame.shape)}")
+    for name, t in (("low_clip", low_clip), ("first_frame", first_frame)):
+        if t.is_floating_point() or (t < 0).any() or (t >= model.config.num_levels).any():
+            raise PixelarError(f"{name} must hold integer levels 0..{model.config.num_levels - 1}")
+    if not torch.equal(first_frame[..., ::2, ::2].long(), low_clip[:, 0].long()):
+        raise PixelarError("the first high-resolution frame does not sub-sample to the first low-resolution frame "
+                           "(x[..., ::2, ::2]): give the low-resolution clip as the 2x2 sub-sampling of the frames")
+    check_temperature(temperature)
+    options = check_options(model, options)
+    device = next(model.parameters()).device
+    low_clip = low_clip.to(device).long()
+    frames = [first_frame.to(device).long()]
+    was_training = model.training
+    model.eval()
+    try:
+        for t in tqdm(range(1, low_clip.shape[1]), desc="upscaling frames", disable=not progress, leave=False):
+            x = torch.zeros(n, C, S, S, dtype=torch.long, device=device)
+            known = torch.zeros_like(x, dtype=torch.bool)
+            x[..., ::2, ::2] = low_clip[:, t]
+            known[..., ::2, ::2] = True
+            _upscale_groups(model, x, known, frames[-1], generator, temperature, options)
+            frames.append(x)
+    finally:
+        model.train(was_training)
+    return torch.stack(frames, 1).to(torch.uint8)
 
 
 @torch.no_grad()
