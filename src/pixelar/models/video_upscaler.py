@@ -116,6 +116,7 @@ class VideoUpscaler(AutoregressiveModel):
             raise ValueError(f"cond['low'] must be integer frames (N, {C}, {S // 2}, {S // 2}), "
                              f"got {low.dtype} {tuple(low.shape)}")
         for name, t in (("previous", prev), ("low", low)):
+            t = None if t is None else t.long()             # a uint8 frame would wrap 256 to 0 in the comparison
             if t is not None and ((t < 0).any() or (t >= self.config.num_levels).any()):
                 raise ValueError(f"cond['{name}'] levels must be in 0..{self.config.num_levels - 1}")
         return UpscaleCond(None if low is None else low.to(device).long(), prev.to(device).long())

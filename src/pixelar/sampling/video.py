@@ -191,7 +191,7 @@ def upscale_video(model: Any, low_clip: torch.Tensor, first_frame: torch.Tensor,
     if tuple(first_frame.shape) != (n, C, S, S):
         raise PixelarError(f"the first high-resolution frame must be ({n}, {C}, {S}, {S}), got {tuple(first_frame.shape)}")
     for name, t in (("low_clip", low_clip), ("first_frame", first_frame)):
-        if t.is_floating_point() or (t < 0).any() or (t >= model.config.num_levels).any():
+        if t.is_floating_point() or (t.long() < 0).any() or (t.long() >= model.config.num_levels).any():
             raise PixelarError(f"{name} must hold integer levels 0..{model.config.num_levels - 1}")
     if not torch.equal(first_frame[..., ::2, ::2].long(), low_clip[:, 0].long()):
         raise PixelarError("the first high-resolution frame does not sub-sample to the first low-resolution frame "
