@@ -173,19 +173,21 @@ def test_upscaled_clip_keeps_the_low_res_frames_and_chains_the_previous_frame():
         upscale_video(m, low, 255 - first)
 
 
+def _evaluations_per_frame(m, s: int) -> tuple[float, float]:
+    """(ResNet calls, head calls) per upscaled frame of a 3-frame clip of side s (2 frames upscaled)."""
+    resnets, outs = [0], [0]
+    hooks = [up.resnet.register_forward_hook(lambda *_: resnets.__setitem__(0, resnets[0] + 1)) for up in m.upscalers]
+    hooks += [up.out.register_forward_hook(lambda *_: outs.__setitem__(0, outs[0] + 1)) for up in m.upscalers]
+    first = torch.zeros(1, 3, s, s, dtype=torch.long)
+    upscale_video(m, torch.zeros(1, 3, 3, s // 2, s // 2, dtype=torch.long), first,
+                  generator=torch.Generator().manual_seed(0))
+    for h in hooks:
+        h.remove()
+    return resnets[0] / 2, outs[0] / 2
+
+
 @pytest.mark.parametrize("dist,heads", [("logistic_mixture", 3), ("categorical", 9)])
 def test_network_evaluations_per_frame_are_constant(dist, heads):
     """3 upscaler ResNet calls per frame at every size; 3 heads with a joint mixture, 3·C with an RGB softmax."""
-    counts = []
-    for s in (16, 32, 64):
-        m = small(size=s, distribution=dist)
-        resnets, outs = [0], [0]
-        hooks = [up.resnet.register_forward_hook(lambda *_: resnets.__setitem__(0, resnets[0] + 1)) for up in m.upscalers]
-        hooks += [up.out.register_forward_hook(lambda *_: outs.__setitem__(0, outs[0] + 1)) for up in m.upscalers]
-        first = torch.zeros(1, 3, s, s, dtype=torch.long)
-        upscale_video(m, torch.zeros(1, 3, 3, s // 2, s // 2, dtype=torch.long), first,
-                      generator=torch.Generator().manual_seed(0))                       # 2 upscaled frames
-        for h in hooks:
-            h.remove()
-        counts.append((resnets[0] / 2, outs[0] / 2))
+    counts = [_evaluations_per_frame(small(size=s, distribution=dist), s) for s in (16, 32, 64)]
     assert counts == [(3, heads)] * 3
