@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 
 from ..convert import cli as convert
-from . import catalog, codec, diagnose, evaluate, generate, plot, predict, pretrained, quickstart, score, train
+from . import (catalog, codec, diagnose, evaluate, generate, plot, predict, pretrained, quickstart, score, train,
+               upscale_video)
 
-MODULES = (catalog, train, evaluate, score, generate, predict, codec, diagnose, convert, quickstart, pretrained,
-           plot)
+MODULES = (catalog, train, evaluate, score, generate, predict, upscale_video, codec, diagnose, convert, quickstart,
+           pretrained, plot)
 
 
 def register_all(sub: argparse._SubParsersAction) -> None:

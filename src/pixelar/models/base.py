@@ -87,6 +87,7 @@ class AutoregressiveModel(nn.Module):
     can_colorize: ClassVar[bool] = False     # ``pixelar.sampling.colorize`` works on it
     can_complete: ClassVar[bool] = True      # completion with a mask of known sub-pixels
     can_predict: ClassVar[bool] = False      # a video model: ``pixelar.sampling.video.predict`` continues clips
+    can_upscale_video: ClassVar[bool] = False   # ``pixelar.sampling.video.upscale_video`` upscales clips with it
     #: what the reported figure is when ``is_bound`` (printed by ``pixelar eval``)
     bound_description: ClassVar[str] = ""
 

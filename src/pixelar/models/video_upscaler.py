@@ -73,6 +73,7 @@ class VideoUpscaler(AutoregressiveModel):
     config_class = VideoUpscalerConfig
     ordering = "groups"
     group_sampler = "video_upscaler"   # pixelar.sampling.video.sample_upscaler: groups 2, 3, 4 in parallel
+    can_upscale_video = True
 
     def __init__(self, config: VideoUpscalerConfig) -> None:
         super().__init__(config)
