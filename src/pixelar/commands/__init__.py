@@ -5,8 +5,20 @@ from __future__ import annotations
 import argparse
 
 from ..convert import cli as convert
-from . import (catalog, codec, diagnose, evaluate, generate, plot, predict, pretrained, quickstart, score, train,
-               upscale_video)
+from . import (
+    catalog,
+    codec,
+    diagnose,
+    evaluate,
+    generate,
+    plot,
+    predict,
+    pretrained,
+    quickstart,
+    score,
+    train,
+    upscale_video,
+)
 
 MODULES = (catalog, train, evaluate, score, generate, predict, upscale_video, codec, diagnose, convert, quickstart,
            pretrained, plot)
