@@ -191,3 +191,16 @@ def test_network_evaluations_per_frame_are_constant(dist, heads):
     """3 upscaler ResNet calls per frame at every size; 3 heads with a joint mixture, 3·C with an RGB softmax."""
     counts = [_evaluations_per_frame(small(size=s, distribution=dist), s) for s in (16, 32, 64)]
     assert counts == [(3, heads)] * 3
+
+
+def test_the_naive_loop_refuses_a_low_res_frame_it_would_ignore():
+    m = small(size=4)
+    cond = {**_cond(m, 1), "low": torch.full((1, 3, 2, 2), 7)}
+    with pytest.raises(pixelar.PixelarError, match="group 1"):
+        m.sample(1, cond=cond, method="naive")
+    x = torch.zeros(1, 3, 4, 4, dtype=torch.long)
+    x[..., ::2, ::2] = 7
+    known = torch.zeros_like(x, dtype=torch.bool)
+    known[..., ::2, ::2] = True
+    out = m.complete(x, known, cond=cond, method="naive", generator=torch.Generator().manual_seed(0))
+    assert torch.equal(out[known].long(), x[known])

@@ -16,9 +16,10 @@ an RGB softmax): O(1) network evaluations per frame, whatever its size.
 Tensor layout: ``x`` is one high-resolution frame (N, C, S, S). ``cond`` is a dict with
 ``"previous"`` (N, C, S, S) integer levels (missing: the null condition, a zero frame, as the video
 models treat a missing key) and optionally ``"low"`` (N, C, S/2, S/2), which must equal x's own
-group 1 when x is scored (the likelihood always reads group 1 from x) and which the upscaler sampler
-(``pixelar.sampling.video``) writes into the canvas as known pixels. Group 1's parameters are zeros
-(the null output, never scored): the naive reference sampler must be given group 1 as known pixels.
+group 1 whenever the network runs (it always reads group 1 from x; a disagreeing ``low`` is refused,
+never silently ignored) and which the upscaler sampler (``pixelar.sampling.video``) writes into the
+canvas as known pixels. Group 1's parameters are zeros (the null output, never scored; text silent:
+our choice): the naive reference sampler must be given group 1 as known pixels.
 """
 from __future__ import annotations
 
@@ -141,8 +142,15 @@ class VideoUpscaler(AutoregressiveModel):
     def network(self, x: torch.Tensor, cond: Any) -> torch.Tensor:
         """x (N, C, S, S) in [-1, 1] -> params (N, P, S, S); group 1's are zeros (given, never scored)."""
         n, c, s, _ = x.shape
-        prev = self.scale_previous(self.upscale_condition(cond, n, x.device).previous)
+        uc = self.upscale_condition(cond, n, x.device)
+        prev = self.scale_previous(uc.previous)
         groups = F.pixel_unshuffle(x, 2).view(n, c, 4, s // 2, s // 2).unbind(2)   # groups 1..4
+        # group 1 is always read from x; a cond['low'] that disagrees would be silently ignored, so refuse it
+        # (both sides go through the same scaling: equal levels give bit-identical floats)
+        if uc.low is not None and not torch.equal(AutoregressiveModel.scale_input(self, uc.low), groups[0]):
+            raise PixelarError("cond['low'] differs from x[..., ::2, ::2]: the low-resolution frame is group 1 of the "
+                               "high-resolution one (2x2 sub-sampling, not averaging); drop 'low' or fix it (the naive "
+                               "sampler: mark group 1 known in the canvas instead)")
         out = [self.upscalers[grp - 2].head(self.group_features(grp, list(groups[:grp - 1]), prev), groups[grp - 1])
                for grp in (2, 3, 4)]
         out.insert(0, torch.zeros_like(out[0]))
@@ -156,21 +164,13 @@ class VideoUpscaler(AutoregressiveModel):
         m[::2, ::2] = False
         return m
 
-    def _check_low(self, x: torch.Tensor, cond: Any) -> None:
-        low = cond.get("low") if isinstance(cond, Mapping) else None
-        if low is not None and not torch.equal(low.to(x.device).long(), x[..., ::2, ::2].long()):
-            raise PixelarError("cond['low'] differs from x[..., ::2, ::2]: the low-resolution frame is group 1 of "
-                               "the high-resolution one (2x2 sub-sampling, not averaging); drop 'low' or fix it")
-
     def log_prob_elementwise(self, x: torch.Tensor, cond: Any = None) -> torch.Tensor:
         """log p per sub-pixel (N, C, S, S) in nats; 0 at group 1 (given)."""
-        self._check_low(x, cond)
         lp = self.distribution.log_prob_elementwise(self(x, cond), x.long())
         return lp * self.scored(lp.device)
 
     def log_prob(self, x: torch.Tensor, cond: Any = None, generator: torch.Generator | None = None) -> torch.Tensor:
         """Exact log p(x_t^hi | x_t^lo, x_{t-1}^hi) in nats per frame (N,): groups 2-4 of x."""
-        self._check_low(x, cond)
         return self.log_prob_from_params(self(x, cond), x, generator)
 
     def log_prob_from_params(self, params: torch.Tensor, x: torch.Tensor,
