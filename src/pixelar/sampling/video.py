@@ -193,14 +193,14 @@ def upscale_video(model: Any, low_clip: torch.Tensor, first_frame: torch.Tensor,
     for name, t in (("low_clip", low_clip), ("first_frame", first_frame)):
         if t.is_floating_point() or (t.long() < 0).any() or (t.long() >= model.config.num_levels).any():
             raise PixelarError(f"{name} must hold integer levels 0..{model.config.num_levels - 1}")
-    if not torch.equal(first_frame[..., ::2, ::2].long(), low_clip[:, 0].long()):
+    device = next(model.parameters()).device
+    low_clip, first_frame = low_clip.to(device).long(), first_frame.to(device).long()
+    if not torch.equal(first_frame[..., ::2, ::2], low_clip[:, 0]):
         raise PixelarError("the first high-resolution frame does not sub-sample to the first low-resolution frame "
                            "(x[..., ::2, ::2]): give the low-resolution clip as the 2x2 sub-sampling of the frames")
     check_temperature(temperature)
     options = check_options(model, options)
-    device = next(model.parameters()).device
-    low_clip = low_clip.to(device).long()
-    frames = [first_frame.to(device).long()]
+    frames = [first_frame]
     was_training = model.training
     model.eval()
     try:
