@@ -204,3 +204,19 @@ def test_the_naive_loop_refuses_a_low_res_frame_it_would_ignore():
     known[..., ::2, ::2] = True
     out = m.complete(x, known, cond=cond, method="naive", generator=torch.Generator().manual_seed(0))
     assert torch.equal(out[known].long(), x[known])
+
+
+def test_condition_reads_frame_pairs_of_a_video_data_set_and_refuses_other_data():
+    from pixelar.data.base import collate
+    from pixelar.data.video import MovingDigits
+    m = small(size=8, image_channels=1)
+    data = MovingDigits("train", image_size=8, num_frames=2, num_context=1, num_sequences=3)
+    batch = collate([data[i] for i in range(3)])
+    cond = m.condition(batch)
+    assert torch.equal(cond["previous"], batch["context"])
+    assert torch.isfinite(m.log_prob(batch["image"], cond)).all()
+    with pytest.raises(pixelar.PixelarError, match="num_frames=2"):
+        m.condition(collate([data[i] for i in range(2)]) | {"context": None})
+    longer = MovingDigits("train", image_size=8, num_frames=4, num_context=2, num_sequences=2)
+    with pytest.raises(pixelar.PixelarError, match="num_context=1"):
+        m.condition(collate([longer[i] for i in range(2)]))

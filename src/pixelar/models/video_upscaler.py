@@ -86,11 +86,19 @@ class VideoUpscaler(AutoregressiveModel):
 
     # ---- conditioning ---------------------------------------------------------------------------
     def condition(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
-        """{"previous"} from a batch of consecutive frame pairs ("image" = frame t, "previous" = frame t-1)."""
-        if batch.get("previous") is None:
-            raise PixelarError(f"{self.name} needs pairs of consecutive frames: give the data a 'previous' array "
-                               "(frame t-1 of every 'image' frame t)")
-        return {"previous": batch["previous"]}
+        """{"previous"} from a batch of consecutive frame pairs: its "previous" field (frame t-1 of every "image"
+        frame t), or a video data set's batch of 2-frame clips with 1 given frame ("context" = frame t-1,
+        "image" = frame t; ``--data-option num_frames=2 --data-option num_context=1``)."""
+        prev = batch.get("previous")
+        ctx = batch.get("context")
+        if prev is None and ctx is not None and tuple(ctx.shape[1:]) == self.image_shape:
+            prev = ctx
+        if prev is None:
+            C, S, _ = self.image_shape
+            raise PixelarError(f"{self.name} needs pairs of consecutive {C}x{S}x{S} frames: load a video data set "
+                               f"with --data-option num_frames=2 --data-option num_context=1 (image_size={S}), or give "
+                               "the data a 'previous' array (frame t-1 of every image)")
+        return {"previous": prev}
 
     def random_condition(self, n: int, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """A random previous frame; no "low" (group 1 is then read from x itself)."""
