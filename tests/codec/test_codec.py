@@ -48,29 +48,54 @@ def random_images(model, n: int, h: int | None = None, w: int | None = None, see
     return torch.randint(0, model.config.num_levels, (n, C, h or H, w or W), generator=g).to(torch.uint8)
 
 
+def real_images(model, n: int) -> torch.Tensor:
+    """n real photo crops at the model's shape: the built-in natural test patches (photos shipped with
+    scikit-image / scikit-learn / matplotlib), cut to the model's size, averaged to gray for one
+    channel and mapped to its levels as pixelar reads 8-bit images; random images where the photos
+    are not installed (pip install 'pixelar[demo]')."""
+    from pixelar.data import load_dataset
+    from pixelar.errors import DataError
+    from pixelar.imageio import _levels_from_uint8
+    C, H, W = model.image_shape
+    try:
+        data = load_dataset("natural", "test")
+    except (DataError, ImportError):
+        return random_images(model, n, seed=11)
+    crops = torch.stack([data[i * 37 % len(data)][0][:, :H, :W] for i in range(n)])      # (n, 3, H, W)
+    if C == 1:
+        crops = crops.double().mean(dim=1, keepdim=True).round().to(torch.uint8)
+    return torch.from_numpy(_levels_from_uint8(crops.numpy(), model.config.num_levels))
+
+
+def images_to_code(model) -> torch.Tensor:
+    """Two random images and two real photo crops."""
+    return torch.cat([random_images(model, 2, seed=3), real_images(model, 2)])
+
+
 ENCODE_ALL = """
 import sys, torch
 from pathlib import Path
 from tests.conftest import tiny
-from tests.codec.test_codec import cases, random_images
+from tests.codec.test_codec import cases, images_to_code
 from pixelar.codec import encode
 out = Path(sys.argv[1])
 for name, preset, size in cases():
     torch.set_num_threads(1)      # the same weights as the decoding side (data-dependent init)
     m = tiny(name, preset, size)
     torch.set_num_threads(2)      # encode must pin one thread itself
-    (out / f"{name}-{preset}.pxz").write_bytes(encode(m, random_images(m, 2, seed=3)))
+    (out / f"{name}-{preset}.pxz").write_bytes(encode(m, images_to_code(m)))
 """
 
 
 def test_every_family_round_trips_across_processes_and_thread_counts(tmp_path):
-    """Encoded in a subprocess under OMP_NUM_THREADS=2, decoded here with one thread: identical images."""
+    """Random images and real photo crops, encoded in a subprocess under OMP_NUM_THREADS=2, decoded here
+    with one thread: identical images."""
     env = {**os.environ, "OMP_NUM_THREADS": "2", "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT}"}
     subprocess.run([sys.executable, "-c", ENCODE_ALL, str(tmp_path)], check=True, env=env, cwd=ROOT, timeout=1200)
     for name, preset, size in cases():
         m = tiny(name, preset, size)
         y = decode(m, (tmp_path / f"{name}-{preset}.pxz").read_bytes())
-        assert torch.equal(torch.stack(y), random_images(m, 2, seed=3)), name
+        assert torch.equal(torch.stack(y), images_to_code(m)), name
 
 
 def test_size_is_the_nll_plus_a_fixed_overhead():
