@@ -28,6 +28,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -167,7 +168,7 @@ def plot(rows: dict[str, list[dict]], path: Path, title: str) -> None:
         ax.plot([p["minutes"] for p in points], [p["bits_per_dim"] for p in points], marker="o", label=name)
     ax.set_xlabel("training wall time (minutes)")
     ax.set_ylabel("test bits/dim (exact, CIFAR-10 test prefix)")
-    ax.set_title(title, fontsize=9)
+    ax.set_title(textwrap.fill(title, 80), fontsize=8)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
