@@ -21,12 +21,7 @@ def read_clip(path: str, num_levels: int = 256) -> dict[str, np.ndarray]:
     if Path(path).suffix.lower() == ".gif":
         from ..imageio import read_gif
         return {"video": read_gif(path, num_levels)}
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            data = {k: f[k] for k in f.files}
-    except (OSError, ValueError) as e:
-        raise PixelarError(f"--input {path} is not a readable .npz ({type(e).__name__}); give an npz with a "
-                           "'video' array (T, H, W[, C]) uint8, or an animated .gif") from None
+    data = _load_npz(path, "--input", "give an npz with a 'video' array (T, H, W[, C]) uint8, or an animated .gif")
     video = data.get("video")
     if video is None:
         raise PixelarError(f"--input {path} has no 'video' array (it has {', '.join(data) or 'nothing'}); "
@@ -52,13 +47,17 @@ def read_vectors(data: dict[str, np.ndarray], path: str) -> dict[str, np.ndarray
     return out
 
 
-def _actions_from(path: str) -> dict[str, np.ndarray]:
+def _load_npz(path: str, flag: str, hint: str) -> dict[str, np.ndarray]:
+    """Every array of the npz at ``path`` (no pickles); an unreadable file is a one-line error."""
     try:
         with np.load(path, allow_pickle=False) as f:
-            data = {k: f[k] for k in f.files}
+            return {k: f[k] for k in f.files}
     except (OSError, ValueError) as e:
-        raise PixelarError(f"--actions-from {path} is not a readable .npz ({type(e).__name__}); give an npz "
-                           "with 'actions' (T, A) and/or 'state' (T, A_s)") from None
+        raise PixelarError(f"{flag} {path} is not a readable .npz ({type(e).__name__}); {hint}") from None
+
+
+def _actions_from(path: str) -> dict[str, np.ndarray]:
+    data = _load_npz(path, "--actions-from", "give an npz with 'actions' (T, A) and/or 'state' (T, A_s)")
     vectors = read_vectors(data, f"--actions-from {path}")
     if not vectors:
         raise PixelarError(f"--actions-from {path} has neither 'actions' nor 'state' (it has "

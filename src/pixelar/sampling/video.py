@@ -39,17 +39,19 @@ from .multiscale import _groups, sample_multiscale
 from .naive import check_known
 
 
-def _frame_groups(model: Any, xf: torch.Tensor, kf: torch.Tensor, h: torch.Tensor,
-                  generator: torch.Generator | None, temperature: float, options: dict) -> None:
-    """Fill frame xf (N, C, S, S) int64 (a writable view) where kf is False: groups 1..4 of the O(T) model."""
+def _fill_groups(model: Any, xf: torch.Tensor, kf: torch.Tensor, groups: tuple[int, ...], context: torch.Tensor,
+                 generator: torch.Generator | None, temperature: float, options: dict) -> None:
+    """Fill ``groups`` of frame xf (N, C, S, S) int64 (a writable view) where kf is False, in order:
+    group g's upscaler reads groups 1..g-1 of the frame and ``context`` (one ResNet call per group),
+    then its head draws the group's sub-pixels (once, or once per channel)."""
     dist = model.distribution
     xg, kg = _groups(xf), _groups(kf)
-    for grp in (1, 2, 3, 4):
+    for grp in groups:
         target, tknown = xg[grp - 1], kg[grp - 1]                   # (N, C, S/2, S/2) views
         if tknown.all():
             continue
-        up = model.upscalers[grp - 1]
-        feat = model.group_features(grp, [model.scale_input(g) for g in xg[:grp - 1]], h)
+        up = model.upscalers[grp - groups[0]]
+        feat = model.group_features(grp, [model.scale_input(g) for g in xg[:grp - 1]], context)
         for _, _, ch in up.steps(target.shape[-1]):
             chans = slice(None) if ch is None else slice(ch, ch + 1)
             todo = ~tknown[:, chans]
@@ -58,6 +60,12 @@ def _frame_groups(model: Any, xf: torch.Tensor, kf: torch.Tensor, h: torch.Tenso
             params = up.head(feat, model.scale_input(target))        # (N, P, S/2, S/2)
             drawn = dist.sample(params, generator=generator, temperature=temperature, channel=ch, **options)
             target[:, chans] = torch.where(todo, drawn, target[:, chans])
+
+
+def _frame_groups(model: Any, xf: torch.Tensor, kf: torch.Tensor, h: torch.Tensor,
+                  generator: torch.Generator | None, temperature: float, options: dict) -> None:
+    """Fill frame xf (N, C, S, S) int64 (a writable view) where kf is False: groups 1..4 of the O(T) model."""
+    _fill_groups(model, xf, kf, (1, 2, 3, 4), h, generator, temperature, options)
 
 
 def _frame_multiscale(model: Any, xf: torch.Tensor, kf: torch.Tensor, h: torch.Tensor,
@@ -128,23 +136,7 @@ def _upscale_groups(model: Any, x: torch.Tensor, known: torch.Tensor, previous: 
                     generator: torch.Generator | None, temperature: float, options: dict) -> None:
     """Fill groups 2, 3, 4 of frame x (N, C, S, S) int64 in place where ``known`` is False; group 1 is
     final. ``previous`` (N, C, S, S) int64: the previous high-resolution frame."""
-    dist = model.distribution
-    prev = model.scale_previous(previous)
-    xg, kg = _groups(x), _groups(known)
-    for grp in (2, 3, 4):
-        target, tknown = xg[grp - 1], kg[grp - 1]                   # (N, C, S/2, S/2) views
-        if tknown.all():
-            continue
-        up = model.upscalers[grp - 2]
-        feat = model.group_features(grp, [model.scale_input(g) for g in xg[:grp - 1]], prev)   # one ResNet call
-        for _, _, ch in up.steps(target.shape[-1]):
-            chans = slice(None) if ch is None else slice(ch, ch + 1)
-            todo = ~tknown[:, chans]
-            if not todo.any():
-                continue
-            params = up.head(feat, model.scale_input(target))        # (N, P, S/2, S/2)
-            drawn = dist.sample(params, generator=generator, temperature=temperature, channel=ch, **options)
-            target[:, chans] = torch.where(todo, drawn, target[:, chans])
+    _fill_groups(model, x, known, (2, 3, 4), model.scale_previous(previous), generator, temperature, options)
 
 
 @torch.no_grad()
