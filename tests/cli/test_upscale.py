@@ -53,16 +53,21 @@ def test_upscale_errors(ckpt, tmp_path, capsys):
            str(tmp_path / "four.png")], capsys, "cannot upscale")
 
 
-def test_upscale_a_pyramid_model_averages_back_to_the_input(tmp_path):
-    """pyramid_pixelcnn: the sampled 8x8 image's 2x2-block means are exactly the 4x4 input."""
+def test_upscale_a_pyramid_model_consistently_averages_back_to_the_input(tmp_path):
+    """pyramid_pixelcnn --consistent: the sampled 8x8 image's 2x2-block means are exactly the 4x4 input
+    (without it, the paper's ordinary sampling of p(y_0 | y_1), which need not average back)."""
     from pixelar.models.auxiliary import downsample
     torch.manual_seed(0)
     pixelar.build("pyramid_pixelcnn", "small", image_size=8, base_size=2, num_filters=8, num_resnet=1,
                   embedding_filters=8, embedding_resnet=1).save(tmp_path / "pyr")
     low = np.random.default_rng(0).integers(0, 256, (4, 4, 3), dtype=np.uint8)
     Image.fromarray(low).save(tmp_path / "low.png")
-    assert main(["upscale", "--checkpoint", str(tmp_path / "pyr"), "--input", str(tmp_path / "low.png"),
-                 "--out", str(tmp_path / "high.png")]) == 0
+    argv = ["upscale", "--checkpoint", str(tmp_path / "pyr"), "--input", str(tmp_path / "low.png"),
+            "--out", str(tmp_path / "high.png")]
+    assert main(argv) == 0
+    plain = torch.from_numpy(np.asarray(Image.open(tmp_path / "high.png")).copy()).permute(2, 0, 1)[None]
+    assert plain.shape == (1, 3, 8, 8)
+    assert main(argv + ["--consistent", "--force"]) == 0
     high = torch.from_numpy(np.asarray(Image.open(tmp_path / "high.png")).copy()).permute(2, 0, 1)[None]
     assert high.shape == (1, 3, 8, 8)
     assert torch.equal(downsample(high)[0].permute(1, 2, 0), torch.from_numpy(low).long())

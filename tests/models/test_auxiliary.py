@@ -151,7 +151,7 @@ def test_pyramid_size_must_be_base_times_a_power_of_two():
 
 # ---- sampling ---------------------------------------------------------------------------------------
 
-def test_colorize_keeps_the_grayscale_view_under_every_sampling_option():
+def test_consistent_colorize_keeps_the_grayscale_view_under_every_sampling_option():
     model = reduced("grayscale_pixelcnn", "small", **TINY_GRAY)
     model.data_dependent_init(_x(4, 4))
     aux = grayscale_view(_x(2, 4, seed=3))
@@ -160,14 +160,28 @@ def test_colorize_keeps_the_grayscale_view_under_every_sampling_option():
                       "map, other seed": {"map_sampling": True, "log_scale_shift": 2.0, "seed": 1},
                       "cold": {"temperature": 0.5}}.items():
         g = torch.Generator().manual_seed(opts.pop("seed", 0))
-        runs[key] = out = model.colorize(aux, generator=g, **opts)
+        runs[key] = out = model.colorize(aux, generator=g, consistent=True, **opts)
         assert out.dtype == torch.uint8 and out.shape == (2, 3, 4, 4)
         assert torch.equal(grayscale_view(out), aux), key
     assert torch.equal(runs["plain"], runs["plain again"])          # same seed, same images
     assert not torch.equal(runs["map"], runs["map, other seed"])    # MAP draws a component (§4.2)
-    raw = model.colorize(aux, generator=torch.Generator().manual_seed(0), consistent=False, map_sampling=True,
-                         log_scale_shift=1.0)
-    assert raw.shape == (2, 3, 4, 4)
+    s = model.sample(1, generator=torch.Generator().manual_seed(0))
+    assert s.shape == (1, 3, 4, 4) and s.dtype == torch.uint8
+
+
+def test_colorize_by_default_is_the_papers_ordinary_sampling_of_p_x_given_y():
+    """§3: "For a fixed ŷ one follows the ordinary PixelCNN sampling strategy": the default colorize is the
+    naive raster sampler on the factor p(x | ŷ), draw for draw, with its options."""
+    from pixelar.sampling.pixels import sample_positions
+    model = reduced("grayscale_pixelcnn", "small", **TINY_GRAY)
+    model.data_dependent_init(_x(4, 4))
+    aux = grayscale_view(_x(2, 4, seed=3))
+    for opts in ({}, {"map_sampling": True, "log_scale_shift": 1.0}, {"temperature": 0.5}):
+        out = model.colorize(aux, generator=torch.Generator().manual_seed(0), **opts)
+        with torch.no_grad():
+            want = sample_positions(model.eval().conditional_factor(aux), 2, generator=torch.Generator().manual_seed(0),
+                                    method="naive", **opts)
+        assert out.dtype == torch.uint8 and torch.equal(out, want.to(torch.uint8)), opts
     s = model.sample(1, generator=torch.Generator().manual_seed(0))
     assert s.shape == (1, 3, 4, 4) and s.dtype == torch.uint8
 
@@ -176,11 +190,14 @@ def test_upscale_keeps_the_lower_level_and_sampling_gives_a_consistent_pyramid()
     model = reduced("pyramid_pixelcnn", "small", **{**TINY_PYR, "image_size": 4, "base_size": 1})
     model.data_dependent_init(_x(4, 4))
     low = torch.randint(0, 256, (2, 3, 1, 1), generator=torch.Generator().manual_seed(1))
-    out = model.upscale(low, generator=torch.Generator().manual_seed(0))
+    out = model.upscale(low, generator=torch.Generator().manual_seed(0), consistent=True)
     assert out.shape == (2, 3, 4, 4) and torch.equal(downsample(downsample(out)), low)
     mid = downsample(_x(1, 4, seed=4))
-    out = model.upscale(mid, generator=torch.Generator().manual_seed(0), map_sampling=True, log_scale_shift=1.0)
+    out = model.upscale(mid, generator=torch.Generator().manual_seed(0), map_sampling=True, log_scale_shift=1.0,
+                        consistent=True)
     assert torch.equal(downsample(out), mid)
+    plain = model.upscale(mid, generator=torch.Generator().manual_seed(0))    # the paper's ordinary sampling
+    assert plain.shape == (1, 3, 4, 4) and plain.dtype == torch.uint8
     s = model.sample(2, generator=torch.Generator().manual_seed(3))
     t = model.sample(2, generator=torch.Generator().manual_seed(3))
     assert s.shape == (2, 3, 4, 4) and torch.equal(s, t)
@@ -206,6 +223,12 @@ def test_colorize_command_output_has_the_input_grayscale_view(tmp_path, capsys):
     out = tmp_path / "color.png"
     argv = ["colorize", "--checkpoint", str(ckpt), "--input", str(tmp_path / "gray.png"), "--out", str(out),
             "-n", "3", "--seed", "1", "--scale", "1"]
+    assert main(argv) == 0                                # the paper's sampling: the library's default
+    want_plain = model.colorize(torch.from_numpy(gray // 16).long()[None, None].expand(3, -1, -1, -1),
+                                generator=torch.Generator().manual_seed(1))
+    assert [torch.equal(torch.from_numpy(t.copy()).permute(2, 0, 1), w) for t, w in
+            zip(_tiles(out, 4, 4)[1:], want_plain)] == [True] * 3
+    argv += ["--consistent", "--force"]
     assert main(argv) == 0
     tiles = _tiles(out, 4, 4)
     want = torch.from_numpy(gray // 16).long()
@@ -216,11 +239,12 @@ def test_colorize_command_output_has_the_input_grayscale_view(tmp_path, capsys):
     # a colour input is reduced with the same luma
     rgb = np.random.default_rng(1).integers(0, 256, (4, 4, 3), dtype=np.uint8)
     Image.fromarray(rgb).save(tmp_path / "rgb.png")
-    assert main(argv[:4] + [str(tmp_path / "rgb.png"), "--out", str(out), "--force", "-n", "1", "--scale", "1"]) == 0
+    assert main(argv[:4] + [str(tmp_path / "rgb.png"), "--out", str(out), "--force", "-n", "1", "--scale", "1",
+                            "--consistent"]) == 0
     x = torch.from_numpy(_tiles(out, 2, 4)[1].copy()).permute(2, 0, 1)[None]
     assert torch.equal(grayscale_view(x), grayscale_view(torch.from_numpy(rgb).permute(2, 0, 1)[None]))
     capsys.readouterr()
-    assert main(argv) == 2 and "already exists" in capsys.readouterr().err          # no --force
+    assert main(argv[:-1]) == 2 and "already exists" in capsys.readouterr().err     # no --force
     other = tmp_path / "other"
     pixelar.build("pixelcnn", "small", image_size=4).save(other)
     assert main(["colorize", "--checkpoint", str(other), "--input", str(tmp_path / "gray.png"),
@@ -290,8 +314,8 @@ def test_log_variance_shift_reaches_colorize_and_upscale():
     model = reduced("grayscale_pixelcnn", "small", **TINY_GRAY)
     model.data_dependent_init(_x(4, 4))
     aux = grayscale_view(_x(1, 4, seed=3))
-    a = model.colorize(aux, generator=torch.Generator().manual_seed(0), log_variance_shift=2.0)
-    b = model.colorize(aux, generator=torch.Generator().manual_seed(0), log_scale_shift=1.0)
+    a = model.colorize(aux, generator=torch.Generator().manual_seed(0), log_variance_shift=2.0, consistent=True)
+    b = model.colorize(aux, generator=torch.Generator().manual_seed(0), log_scale_shift=1.0, consistent=True)
     assert torch.equal(a, b) and torch.equal(grayscale_view(a), aux)
 
 

@@ -76,12 +76,13 @@ def test_row_lstm_receptive_field_is_the_triangle_above_the_pixel():
 
 @pytest.mark.parametrize("channels", [1, 3])
 def test_diagonal_bilstm_sees_every_earlier_pixel(channels):
-    """One layer already covers the whole causal context (and no more), sub-pixels included."""
+    """With right_reads_image (the option that closes Table 1's one-pixel gap), one layer already
+    covers the whole causal context (and no more), sub-pixels included."""
     size = 12
     # RGB: 16 output units per group, so that at a random init some ReLU of the B group is active
     # at every position (with 4, all four are off at about 1 position in 16: an exact zero there)
     over = rgb(output_features=48) if channels == 3 else {}
-    model = build("diagonal_bilstm", image_size=size, num_layers=1, **over)
+    model = build("diagonal_bilstm", image_size=size, num_layers=1, right_reads_image=True, **over)
     if channels == 1:
         positions = [(0, i, j) for i in range(size) for j in range(size)]
     else:
@@ -101,8 +102,10 @@ def test_rgb_subpixel_causality_at_reduced_width(name):
 
 
 def test_literal_table1_wiring_misses_the_end_of_the_previous_row():
-    """Without right_reads_image, mask-A features never carry pixel (i-1, W-1) to (i, 0)."""
-    model = build("diagonal_bilstm", image_size=12, num_layers=3, right_reads_image=False)
+    """Table 1's wiring (the default): mask-A features never carry pixel (i-1, W-1) to (i, 0), and
+    that is the only earlier pixel (i, 0) misses."""
+    model = build("diagonal_bilstm", image_size=12, num_layers=3)
+    assert not model.config.right_reads_image
     ((_, grad),) = list(dependency_grads(model, [(0, 11, 0)]))
     unseen = ((grad[0] == 0) & model.allowed_inputs(0, 11, 0)[0]).nonzero().tolist()
     assert unseen == [[10, 11]]

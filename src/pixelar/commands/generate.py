@@ -97,10 +97,11 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     low = read_image(args.input, c, w, k)                                            # (C, h, h)
     cond = label_condition(model, args.label, 1, args.device)
     g = torch.Generator(device=args.device).manual_seed(args.seed)
-    # multiscale_pixelcnn keeps the given pixels at stride S/h; pyramid_pixelcnn samples an image whose
-    # half-resolution pyramid levels average back to the input exactly
+    # multiscale_pixelcnn keeps the given pixels at stride S/h; pyramid_pixelcnn samples each finer level
+    # given the one below, and with --consistent only images whose 2x2 means give the input exactly
+    extra = {"consistent": args.consistent} if model.group_sampler == "pyramid" else {}
     high = model.upscale(low[None].to(args.device), cond=cond, generator=g, temperature=args.temperature,
-                         **_mixture_options(args))[0]
+                         **_mixture_options(args), **extra)[0]
     a = levels_to_uint8(high.cpu(), k).permute(1, 2, 0).numpy()                     # (S, S, C) 0..255
     save_png(Image.fromarray(a[:, :, 0] if c == 1 else a), args.out, force=args.force)
     print(f"wrote the {high.shape[-1]}x{high.shape[-1]} upscaling of {args.input} "
@@ -132,7 +133,8 @@ def cmd_colorize(args: argparse.Namespace) -> int:
     aux = read_gray_view(args.input, model)                               # (1, H, W) in 0..L-1
     g = torch.Generator(device=args.device).manual_seed(args.seed)
     out = model.colorize(aux[None].expand(args.n, -1, -1, -1).to(args.device), generator=g,
-                         temperature=args.temperature, progress=True, **_mixture_options(args)).cpu()
+                         temperature=args.temperature, progress=True, consistent=args.consistent,
+                         **_mixture_options(args)).cpu()
     c = model.config
     # ŷ shown at the centre of its gray bin, as a grey RGB tile
     shown = ((aux * c.num_levels + c.num_levels // 2) // c.aux_levels).clamp(max=c.num_levels - 1)
@@ -173,6 +175,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--input", required=True, help="square image, the model's size / 2^k pixels wide")
     _sampling_args(p)
     p.add_argument("--class", dest="label", type=int, help="class label for class-conditional models")
+    p.add_argument("--consistent", action="store_true",
+                   help="pyramid_pixelcnn: sample only images whose 2x2 means give the input exactly (default: "
+                        "the paper's ordinary sampling of each level given the one below)")
     add_output(p, "PNG of the model's size", scale=None)
     add_device(p)
     p.set_defaults(func=cmd_upscale)
@@ -182,6 +187,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--input", required=True,
                    help="grayscale (or colour) image of the model's size; it is reduced to the 4-bit grayscale ŷ")
     p.add_argument("-n", type=int, default=4, help="number of colourings")
+    p.add_argument("--consistent", action="store_true",
+                   help="sample only colourings whose 4-bit grayscale is the input's exactly (default: the "
+                        "paper's ordinary sampling of p(x | ŷ))")
     _sampling_args(p)
     add_output(p, "PNG grid: ŷ, then the colourings")
     add_device(p)

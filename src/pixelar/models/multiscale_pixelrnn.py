@@ -47,7 +47,7 @@ class MultiScalePixelRNNConfig(PixelRNNConfig):
     upsample_features: int = 32    # channels of the deconvolutional upsampling network
     input_kernel: int = 3          # Row LSTM only (see RowLSTMConfig)
     state_kernel: int = 3
-    right_reads_image: bool = True  # Diagonal BiLSTM only (see DiagonalBiLSTMConfig)
+    right_reads_image: bool = False  # Diagonal BiLSTM only (see DiagonalBiLSTMConfig)
     #: config.from_dict: checkpoints written before these fields existed hold this model
     FIELDS_ADDED: ClassVar[dict[str, Any]] = {"num_scales": 2}
 

@@ -8,8 +8,10 @@ layer's output is summed into the output (§3.4 "skip connections"); then two
 "ReLU, 1×1 mask-B convolution" layers to ``output_features`` and to the distribution
 parameters (a 256-way softmax per sub-pixel, or a sigmoid for binary images).
 
-The first Diagonal BiLSTM layer's right-to-left direction also reads the image itself
-(``right_reads_image``, see DiagonalBiLSTMConfig), so the receptive field is every earlier pixel.
+The Diagonal BiLSTM follows Table 1's wiring by default; there the first pixel of row i never sees
+the last pixel of row i-1. ``right_reads_image=True`` (an option, see DiagonalBiLSTMConfig) lets the
+first layer's right-to-left direction also read the image itself, and then the receptive field is every
+earlier pixel.
 
 With RGB and a categorical output every feature map is split into R, G, B groups and
 every convolution reading the current pixel is mask B (the first one mask A), so the
@@ -67,11 +69,14 @@ class RowLSTMConfig(PixelRNNConfig):
 
 @dataclasses.dataclass(frozen=True)
 class DiagonalBiLSTMConfig(PixelRNNConfig):
-    # The first layer's right-to-left direction also reads the image at its own position (1×1).
-    # Its output is shifted down a row, so this is causal; it lets the first pixels of row i see
-    # the last first_kernel//2 pixels of row i-1, which the 7×7 mask-A features never carry
-    # there (False = the literal Table 1 wiring, with that small blind spot).
-    right_reads_image: bool = True
+    # False (the default) is Table 1's wiring: a 7×7 mask-A convolution, then the BiLSTM layers.
+    # Mask-A features at (i, j) never hold pixel (i, j) itself, so pixel (i-1, W-1) reaches no
+    # position of the right-to-left scan before the shift and only row-i positions j >= W-1-r
+    # (r = first_kernel // 2) of the left-to-right one: the first pixels of row i never see it,
+    # at any depth (tests/models/test_pixelrnn.py measures the gap). True, an option: the first
+    # layer's right-to-left direction also reads the image at its own position (1×1, unmasked);
+    # its output is shifted down a row, so this is causal, and it closes the gap.
+    right_reads_image: bool = False
 
 
 def make_layer(config: PixelRNNConfig, num_groups: int, first: bool) -> nn.Module:

@@ -1,7 +1,10 @@
 """PixelCNNs with auxiliary variables (Kolesnikov & Lampert 2017): Grayscale and Pyramid PixelCNN.
 
-Each factor is a PixelCNN++ (160 filters, 10 logistics, dropout 0.5: text lost, our choice, the
-released PixelCNN++ code's). Optimizer: "For numeric optimization, we use Adam" with "an exponential
+Grayscale PixelCNN: "we use the same hyperparameters as in Salimans et al.", so its factors take the
+PixelCNN++ text's "192 feature maps and a dropout rate of 0.5" and 5 residual layers per block (10
+logistics: PixelCNN++'s text is silent there, our choice, its released code's). Pyramid PixelCNN: "For
+all convolutional layers we set the number of filters to [·]" (the number is lost): 160, our choice, the
+released PixelCNN++ code's. Optimizer: "For numeric optimization, we use Adam" with "an exponential
 learning rate decay ... applied after each iteration" (the text); its numbers are lost, so the rate
 (1e-3), the decay (0.999995 per step), the batch (16) and Polyak averaging (0.9995) are our choice, the
 PixelCNN++ recipe's. "We augment the training data by random horizontal image flipping": train.hflip
@@ -16,7 +19,7 @@ from ..models.grayscale_pixelcnn import GrayscalePixelCNN, GrayscalePixelCNNConf
 from ..models.pyramid_pixelcnn import PyramidPixelCNN, PyramidPixelCNNConfig
 from ..training.config import TrainConfig
 from . import Preset, preset
-from .pixelcnn_pp import pixelcnn_pp_cifar10_released, pixelcnn_pp_small
+from .pixelcnn_pp import pixelcnn_pp_cifar10, pixelcnn_pp_cifar10_released, pixelcnn_pp_small
 
 
 def _adam(train: TrainConfig) -> TrainConfig:
@@ -28,18 +31,19 @@ def _adam(train: TrainConfig) -> TrainConfig:
 
 @preset(default=True)
 def grayscale_pixelcnn_cifar10() -> Preset:
-    """§3.3: p(4-bit grayscale) and p(x | grayscale), two PixelCNN++s (160 filters) and an unshifted
+    """§3.3: p(4-bit grayscale) and p(x | grayscale), two PixelCNN++s (192 filters: "the same hyperparameters
+    as in Salimans et al.", whose text gives "192 feature maps") and an unshifted
     embedding of ŷ biasing every block of the second. "The only exception is that for parameterizing
     p(x|ŷ) and f_w(ŷ) we use [·] residual blocks instead of [·]": p(ŷ) keeps PixelCNN++'s 5 per block,
     p(x | ŷ) and f_w get 3 (the numbers are lost: 3 is our choice; the conditional task is the easier one).
     f_w is "almost identical to the architecture of PixelCNN++ ... only one flow of residual blocks and do not
     shift": PixelCNN++'s six blocks (3 per block here) at three resolutions with its short-cuts, unshifted."""
     return Preset(model_class=GrayscalePixelCNN,
-                  model=GrayscalePixelCNNConfig(image_size=32, num_filters=160, num_resnet=5, conditional_resnet=3,
-                                                embedding_filters=160, embedding_resnet=3, num_mixtures=10,
+                  model=GrayscalePixelCNNConfig(image_size=32, num_filters=192, num_resnet=5, conditional_resnet=3,
+                                                embedding_filters=192, embedding_resnet=3, num_mixtures=10,
                                                 dropout=0.5, embedding_structure="pixelcnn_pp"),
-                  train=_adam(pixelcnn_pp_cifar10_released().train), dataset="cifar10",
-                  description="Grayscale PixelCNN, CIFAR-10: PixelCNN++ for p(ŷ) and p(x|ŷ), 160 filters")
+                  train=_adam(pixelcnn_pp_cifar10().train), dataset="cifar10",
+                  description="Grayscale PixelCNN, CIFAR-10: PixelCNN++ for p(ŷ) and p(x|ŷ), 192 filters")
 
 
 @preset

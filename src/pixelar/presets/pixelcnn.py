@@ -26,12 +26,14 @@ def pixelcnn_mnist() -> Preset:
     """PixelRNN Table 4 PixelCNN on binarized MNIST: Bernoulli (sigmoid) output.
 
     The paper gives the output layers' width ("for the MNIST experiment, the layers have 32 feature
-    maps") but not the PixelCNN's depth or h (text silent). pixelar's choice: 7 layers like the
-    Diagonal BiLSTM, and h = 32 (2h = 64 features), twice the BiLSTM's h = 16, because a masked
-    convolution layer has far fewer parameters than an LSTM layer of the same h.
+    maps") but not the PixelCNN's depth or h (text silent). pixelar's choice: 10 layers (the 7×7
+    mask-A layer and 9 residual blocks: 12 rows of context above a pixel) and h = 48 (2h = 96
+    features), 363,041 parameters. The first choice, 7 layers and h = 32 (110,913 parameters),
+    under-fitted: after 7 epochs its training and test NLL were both 88.6 nats, flattening far
+    above the paper's 81.30 (README, Table 4).
     """
     return Preset(model_class=PixelCNN,
-                  model=PixelCNNConfig(image_channels=1, image_size=28, num_levels=2, hidden=32, num_layers=7,
+                  model=PixelCNNConfig(image_channels=1, image_size=28, num_levels=2, hidden=48, num_layers=10,
                                        output_features=32, distribution="bernoulli"),
                   train=TrainConfig(optimizer="rmsprop", lr=1e-3, batch_size=16), dataset="binarized_mnist",
                   description="PixelRNN Table 4 PixelCNN for binarized MNIST (sigmoid output)")

@@ -90,8 +90,8 @@ def upscale(model: AutoregressiveModel, low: torch.Tensor, cond: Any = None, gen
 @torch.no_grad()
 def colorize(model: AutoregressiveModel, aux: torch.Tensor, generator: torch.Generator | None = None,
              temperature: float = 1.0, progress: bool = False, **options: Any) -> torch.Tensor:
-    """Colour images (N, 3, H, W) uint8 drawn from p(x | ŷ) for ŷ (N, 1, H, W); by default every image's
-    grayscale view equals ŷ (``consistent=True``)."""
+    """Colour images (N, 3, H, W) uint8 drawn from p(x | ŷ) for ŷ (N, 1, H, W), the paper's ordinary
+    sampling; with ``consistent=True`` every image's grayscale view equals ŷ exactly."""
     if not model.can_colorize:
         raise PixelarError(f"colorize needs a model of colour given grayscale (grayscale_pixelcnn); "
                            f"this one is {model.name}")

@@ -4,11 +4,13 @@ Grayscale PixelCNN: ŷ ~ p(ŷ) (the ordinary samplers on the prior PixelCNN++), 
 (the naive raster loop on :class:`~pixelar.models.auxiliary.Factor`). Pyramid PixelCNN: the base
 level, then each finer level given the one below.
 
-p(x | ŷ) is a distribution over all images, not only over those whose view is ŷ. With
-``consistent=True`` (the default) every sub-pixel is instead drawn from the model's conditional
-restricted to the levels that can still lead to an image whose view is exactly ŷ (renormalized
-over them): colourings keep ŷ's 4-bit grayscale, and upscaled images average back to the lower
-level. The restriction is exact per sub-pixel: its log-probs come from the distribution's own
+By default (``consistent=False``) each factor is sampled as the paper says, "For a fixed ŷ one follows
+the ordinary PixelCNN sampling strategy" (Kolesnikov & Lampert §3): x ~ p(x | ŷ) pixel by pixel.
+p(x | ŷ) is a distribution over all images, not only over those whose view is ŷ, so a colouring's
+own grayscale can differ from ŷ in places. ``consistent=True`` (pixelar's option) draws every
+sub-pixel from the model's conditional restricted to the levels that can still lead to an image whose
+view is exactly ŷ (renormalized over them): colourings keep ŷ's 4-bit grayscale, and upscaled images
+average back to the lower level. The restriction is exact per sub-pixel: its log-probs come from the distribution's own
 ``log_prob_elementwise`` evaluated on every candidate level.
 
 Options, for both paths: ``temperature``; ``map_sampling`` (§4.2: "we randomly sample one of the
@@ -142,7 +144,7 @@ def gray_feasible(aux: torch.Tensor, num_levels: int, aux_levels: int) -> Feasib
 
 @torch.no_grad()
 def colorize(model: Any, aux: torch.Tensor, generator: torch.Generator | None = None, temperature: float = 1.0,
-             progress: bool = False, consistent: bool = True, map_sampling: bool = False,
+             progress: bool = False, consistent: bool = False, map_sampling: bool = False,
              log_scale_shift: float = 0.0, log_variance_shift: float = 0.0) -> torch.Tensor:
     """x ~ p(x | ŷ) for ŷ (N, 1, H, W) levels 0..L-1: (N, 3, H, W) uint8 (grayscale view = ŷ if consistent)."""
     c = model.config
@@ -197,7 +199,7 @@ def block_mean_feasible(lower: torch.Tensor, num_levels: int) -> Feasible:
 
 @torch.no_grad()
 def upscale(model: Any, low: torch.Tensor, generator: torch.Generator | None = None, temperature: float = 1.0,
-            progress: bool = False, consistent: bool = True, map_sampling: bool = False,
+            progress: bool = False, consistent: bool = False, map_sampling: bool = False,
             log_scale_shift: float = 0.0, log_variance_shift: float = 0.0) -> torch.Tensor:
     """Sample every finer level of the pyramid given ``low`` (N, C, s, s), s one of the model's lower
     level sizes: (N, C, S, S) uint8. Consistent: downsampling the result back to s gives ``low``."""
@@ -224,7 +226,7 @@ def upscale(model: Any, low: torch.Tensor, generator: torch.Generator | None = N
 
 @torch.no_grad()
 def sample_pyramid(model: Any, n: int, generator: torch.Generator | None = None, temperature: float = 1.0,
-                   progress: bool = False, method: str = "auto", consistent: bool = True,
+                   progress: bool = False, method: str = "auto", consistent: bool = False,
                    map_sampling: bool = False, log_scale_shift: float = 0.0,
                    log_variance_shift: float = 0.0) -> torch.Tensor:
     """The base level ~ p(y_L) (naive sampler), then :func:`upscale`: (n, C, S, S) uint8."""
