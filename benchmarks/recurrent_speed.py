@@ -5,9 +5,10 @@
 One RMSProp step (the presets' optimizer: forward, backward, update) on real binarized-MNIST
 batches of 16 (``../shared/data/binarized_mnist.npz``), 1 thread, for ``pixelcnn/mnist``,
 ``row_lstm/mnist`` and ``diagonal_bilstm/mnist`` built with ``pixelar.build(name,
-preset="mnist")``, and for a PixelCNN of the PixelRNN presets' size (h=16, 7 layers). The models take turns, one step each, for ``--rounds`` rounds after a
-warm-up round, so that a noisy shared machine slows them alike; the table shows the median
-images/s per model and its ratio to the PixelCNN. ``--reference`` adds the same two
+preset="mnist")``, and for a PixelCNN of the PixelRNN presets' size (h=16, 7 layers). The
+models take turns, one step each, for ``--rounds`` rounds after a warm-up round, so that a
+noisy shared machine slows them alike; the table shows the median images/s per model and its
+ratio to both PixelCNNs. ``--reference`` adds the same two
 PixelRNNs running the old step-by-step layers (the frozen copy in
 ``tests/models/test_recurrent_equivalence.py``, same weights), so the speed-up is measured
 in the same run. ``--eval`` also times ``log_prob`` of 100 test images under ``no_grad``.
@@ -72,23 +73,22 @@ def main() -> int:
     test = test[torch.randperm(len(test), generator=torch.Generator().manual_seed(0))[:100]]   # class-ordered
     dims = math.prod(train.shape[1:])
 
-    runs = {}
+    def trainable(name: str, old: bool = False, **over) -> tuple:
+        """The mnist preset of ``name`` (``over``: config overrides), seeded, with its optimizer."""
+        torch.manual_seed(0)
+        model = pixelar.build(name, preset="mnist", **over)
+        if old:
+            model = reference_layers(model)
+        _, train_cfg = pixelar.registry.resolve(name, "mnist")
+        return model, build_optimizer(model.parameters(), train_cfg)
+
     # pixelcnn/mnist grew to h=48 and 10 layers for Table 4; the PixelRNNs' presets are h=16 and 7
     # layers. A PixelCNN of their size is measured too, so that the ratios do not flatter the
     # recurrences by comparing them with a model three times their width.
-    torch.manual_seed(0)
-    matched = pixelar.build("pixelcnn", preset="mnist", hidden=16, num_layers=7)
-    _, train_cfg = pixelar.registry.resolve("pixelcnn", "mnist")
-    runs[MATCHED] = (matched, build_optimizer(matched.parameters(), train_cfg))
+    runs = {MATCHED: trainable("pixelcnn", hidden=16, num_layers=7)}
     for name in MODELS:
         for old in ((False, True) if args.reference and name != "pixelcnn" else (False,)):
-            torch.manual_seed(0)
-            model = pixelar.build(name, preset="mnist")
-            if old:
-                model = reference_layers(model)
-            _, train_cfg = pixelar.registry.resolve(name, "mnist")
-            runs[f"{name}/mnist" + (" (old layers)" if old else "")] = (model, build_optimizer(model.parameters(),
-                                                                                              train_cfg))
+            runs[f"{name}/mnist" + (" (old layers)" if old else "")] = trainable(name, old)
     order = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))
     times: dict[str, list[float]] = {k: [] for k in runs}
     print(f"machine: {describe(args.threads)}", flush=True)

@@ -12,7 +12,7 @@ from tests.conftest import all_presets
 
 # An exhaustive check sends one image copy per sub-pixel (C*H*W copies of H*W pixels) through the
 # network: about parameters x C x (H*W)^2 weight uses. The CIFAR-10 recurrent presets (9.4 M
-# parameters, 3 x 32 x 32: 2.9e13) take about 40 minutes each on one core; the video presets at
+# parameters, 3 x 32 x 32: 2.9e13) take 40-70 minutes each on one core; the video presets at
 # full size (18 frames of 64 x 64 stacked: 2.4e14 to 1.1e17) would take days to weeks, so above
 # this budget the test checks the sampled sub-pixels.
 EXHAUSTIVE_BUDGET = 3.2e13
