@@ -59,18 +59,44 @@ def dependency_grads(model: Any, positions: list[tuple[int, int, int]], seed: in
                      chunk: int | None = None) -> Iterator[tuple[tuple[int, int, int], torch.Tensor]]:
     """Yield ((c, i, j), |d params(c, i, j) / d input|) with the gradient of shape (C, H, W).
 
-    ``chunk`` image copies go through the network at once (default: 16,384 pixels' worth,
-    e.g. 256 copies of 8×8 or 16 of 32×32, which bounds the memory of large presets).
+    ``chunk`` image copies go through the network at once. Default: at most 16,384 pixels' worth
+    (e.g. 256 copies of 8×8 or 16 of 32×32) and at most CHUNK_BYTES of tensors saved for the
+    backward, measured on the model itself: a 91 M-parameter PixelSNAIL keeps ~1 GB per 32×32
+    copy, so 16 copies would need 22 GB.
     """
     g = torch.Generator().manual_seed(seed)
     C, H, W = model.image_shape
-    chunk = chunk or max(1, min(256, 16384 // (H * W)))
     K = model.config.num_levels
     x = torch.randint(0, K, (1, C, H, W), generator=g)
     xf = model.scale_input(x)
     cond = model.random_condition(1, generator=g)
     with eval_mode(model):  # no dropout noise; the gradient structure is what matters
+        if chunk is None:
+            chunk = max(1, min(256, 16384 // (H * W), CHUNK_BYTES // _saved_bytes_per_copy(model, xf, cond)))
         yield from _grads(model, positions, xf, cond, chunk, g)
+
+
+CHUNK_BYTES = 2**30   # saved-for-backward tensors per chunk; the peak is ~1.5-2x this plus the model
+
+
+def _saved_bytes_per_copy(model: Any, xf: torch.Tensor, cond: Any) -> int:
+    """Bytes autograd saves for the backward per image copy: the forwards of 2 copies and of 1
+    (no backward) counted with saved-tensor hooks; the difference leaves out what does not grow
+    with the batch (weights)."""
+    def saved(n: int) -> int:
+        total = 0
+
+        def pack(t: torch.Tensor) -> torch.Tensor:
+            nonlocal total
+            total += t.numel() * t.element_size()
+            return t
+
+        xs = xf.repeat(n, 1, 1, 1).requires_grad_(True)
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            model.network(xs, _repeat(cond, n))
+        return total
+
+    return max(1, saved(2) - saved(1))
 
 
 def _grads(model: Any, positions: list[tuple[int, int, int]], xf: torch.Tensor, cond: Any, chunk: int,
