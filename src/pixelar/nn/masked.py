@@ -32,7 +32,7 @@ def channel_groups(num_channels: int, num_groups: int, chunks: int = 1) -> torch
     if per_chunk < num_groups:
         raise ValueError(f"need at least {num_groups} channels per chunk for {num_groups} channel groups, "
                          f"got {per_chunk}")
-    idx = torch.arange(num_channels) % per_chunk
+    idx = torch.arange(num_channels, device="cpu") % per_chunk   # masks are built on the CPU (see MaskedConv2d)
     return (idx * num_groups) // per_chunk
 
 
@@ -65,12 +65,15 @@ class MaskedConv2d(nn.Conv2d):
         super().__init__(in_channels, out_channels, (kh, kw), padding=(kh // 2, kw // 2), bias=bias)
         self.mask_type = mask_type
         self.num_groups = num_groups
-        mask = torch.zeros(out_channels, in_channels, kh, kw)
+        # Built on the CPU whatever the default device, then moved: under torch.device("meta") (the
+        # parameter counts of `pixelar models`) every integer op would otherwise go through
+        # torch's Python reference implementations, ~6 ms each.
+        mask = torch.zeros(out_channels, in_channels, kh, kw, device="cpu")
         mask[:, :, : kh // 2, :] = 1.0                      # every row above the centre
         mask[:, :, kh // 2, : kw // 2] = 1.0                # centre row, left of the centre
         mask[:, :, kh // 2, kw // 2] = center_mask(in_channels, out_channels, num_groups, mask_type,
                                                    in_chunks, out_chunks)
-        self.register_buffer("mask", mask, persistent=False)
+        self.register_buffer("mask", mask.to(self.weight.device), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.conv2d(x, self.weight * self.mask, self.bias, self.stride, self.padding)
