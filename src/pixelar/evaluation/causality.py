@@ -25,6 +25,7 @@ embedding of ŷ may see all of ŷ). A single-factor model is its own only factor
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Iterator
 from typing import Any
@@ -63,6 +64,9 @@ def dependency_grads(model: Any, positions: list[tuple[int, int, int]], seed: in
     (e.g. 256 copies of 8×8 or 16 of 32×32) and at most CHUNK_BYTES of tensors saved for the
     backward, measured on the model itself: a 91 M-parameter PixelSNAIL keeps ~1 GB per 32×32
     copy, so 16 copies would need 22 GB.
+
+    The parameters do not require grad meanwhile: only d/d input is wanted, so autograd keeps
+    nothing for weight gradients (the weight-norm graph of that PixelSNAIL alone is 0.7 GB).
     """
     g = torch.Generator().manual_seed(seed)
     C, H, W = model.image_shape
@@ -70,7 +74,7 @@ def dependency_grads(model: Any, positions: list[tuple[int, int, int]], seed: in
     x = torch.randint(0, K, (1, C, H, W), generator=g)
     xf = model.scale_input(x)
     cond = model.random_condition(1, generator=g)
-    with eval_mode(model):  # no dropout noise; the gradient structure is what matters
+    with eval_mode(model), _input_grad_only(model):  # no dropout noise; the gradient structure is what matters
         if chunk is None:
             chunk = max(1, min(256, 16384 // (H * W), CHUNK_BYTES // _saved_bytes_per_copy(model, xf, cond)))
         yield from _grads(model, positions, xf, cond, chunk, g)
@@ -79,10 +83,26 @@ def dependency_grads(model: Any, positions: list[tuple[int, int, int]], seed: in
 CHUNK_BYTES = 2**30   # saved-for-backward tensors per chunk; the peak is ~1.5-2x this plus the model
 
 
+@contextlib.contextmanager
+def _input_grad_only(model: Any) -> Iterator[None]:
+    """The block runs with every parameter's requires_grad off; restored afterwards."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
+
+
 def _saved_bytes_per_copy(model: Any, xf: torch.Tensor, cond: Any) -> int:
     """Bytes autograd saves for the backward per image copy: the forwards of 2 copies and of 1
     (no backward) counted with saved-tensor hooks; the difference leaves out what does not grow
-    with the batch (weights)."""
+    with the batch (weights). Where one copy already saves more than CHUNK_BYTES the chunk is 1
+    anyway, and the 2-copy forward is skipped: it alone ran out of memory (20 GB) on the
+    full-size PixelSNAIL ImageNet 64×64 and O(TN) video presets. A tensor saved by several ops
+    counts each time: an over-estimate, so at worst a smaller chunk."""
     def saved(n: int) -> int:
         total = 0
 
@@ -96,7 +116,10 @@ def _saved_bytes_per_copy(model: Any, xf: torch.Tensor, cond: Any) -> int:
             model.network(xs, _repeat(cond, n))
         return total
 
-    return max(1, saved(2) - saved(1))
+    one = saved(1)
+    if one > CHUNK_BYTES:
+        return one
+    return max(1, saved(2) - one)
 
 
 def _grads(model: Any, positions: list[tuple[int, int, int]], xf: torch.Tensor, cond: Any, chunk: int,
