@@ -24,7 +24,7 @@ test: setup
 	$(PY) -m pytest -q -n 2 tests
 
 test-slow: setup
-	$(PY) -m pytest -q -n 2 -m slow tests
+	$(PY) -m pytest -q -n 2 --dist loadgroup -m slow tests
 
 clean:
 	rm -rf $(VENV) runs

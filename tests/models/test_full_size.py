@@ -23,8 +23,23 @@ def exhaustive_cost(model, factor) -> float:
     return float(model.num_parameters()) * c * (h * w) ** 2
 
 
+# The checks whose one image copy keeps over 3.5 GB for the backward (measured with the oracle's
+# saved-tensor probe, 2026-12-04): PixelSNAIL `imagenet64` (4.6 GB; 14.7 GB resident at peak), O(TN)
+# video `robot` (8.6 GB per 18-frame clip; 10.6 GB resident) and the Grayscale PixelCNN `celeba128`
+# (3.6 GB). The other checks run seen stayed under 7 GB resident. Two of the first two at once were
+# OOM-killed on the 24 GB machine, so under `make test-slow` (--dist loadgroup) these share one
+# worker and run one after the other.
+LARGE_MEMORY = {("pixelsnail", "imagenet64"), ("video_pixelcnn_otn", "robot"), ("grayscale_pixelcnn", "celeba128")}
+
+
+def _cases() -> list:
+    return [pytest.param(m, p, id=f"{m}-{p}",
+                         marks=[pytest.mark.xdist_group("large_memory")] if (m, p) in LARGE_MEMORY else [])
+            for m, p in all_presets()]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name,preset", all_presets(), ids=[f"{m}-{p}" for m, p in all_presets()])
+@pytest.mark.parametrize("name,preset", _cases())
 def test_exact_causality_at_full_size(name, preset):
     """Every sub-pixel where that is affordable (see EXHAUSTIVE_BUDGET); elsewhere the first and
     last row and column (every ~64th of those sub-pixels) and 48 random sub-pixels. Every preset's
