@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
 import torch
 
 import pixelar
 from pixelar.evaluation.causality import find_leaks
+from pixelar.nn.masked import MaskedConv2d
 
 
 def _count(**over) -> int:
@@ -49,3 +51,14 @@ def test_both_wirings_are_exactly_causal_normalized_and_sample_the_same_cached()
         a = model.sample(3, method="naive", generator=torch.Generator().manual_seed(1))
         b = model.sample(3, method="cached", generator=torch.Generator().manual_seed(1))
         assert torch.equal(a, b)
+
+
+def test_meta_masked_conv_skips_the_mask_but_not_its_checks():
+    """On the meta device (`pixelar models`, checkpoint sizing) the mask has no values to compute,
+    but a configuration the CPU build refuses is refused there too."""
+    with torch.device("meta"):
+        assert MaskedConv2d(6, 9, 3, "A", num_groups=3).mask.shape == (9, 6, 3, 3)
+        with pytest.raises(ValueError, match="channels per chunk"):
+            MaskedConv2d(2, 6, 3, "A", num_groups=3)
+        with pytest.raises(ValueError, match="mask_type"):
+            MaskedConv2d(6, 6, 3, "C", num_groups=3)

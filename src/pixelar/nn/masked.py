@@ -26,21 +26,34 @@ def channel_groups(num_channels: int, num_groups: int, chunks: int = 1) -> torch
     tanh and sigmoid halves of a gated layer); inside each chunk they are split
     into ``num_groups`` contiguous groups, so every chunk has the same R/G/B layout.
     """
+    per_chunk = _channels_per_chunk(num_channels, num_groups, chunks)
+    idx = torch.arange(num_channels) % per_chunk
+    return (idx * num_groups) // per_chunk
+
+
+def _channels_per_chunk(num_channels: int, num_groups: int, chunks: int) -> int:
     if num_channels % chunks:
         raise ValueError(f"{num_channels} channels cannot be split into {chunks} chunks")
     per_chunk = num_channels // chunks
     if per_chunk < num_groups:
         raise ValueError(f"need at least {num_groups} channels per chunk for {num_groups} channel groups, "
                          f"got {per_chunk}")
-    idx = torch.arange(num_channels, device="cpu") % per_chunk   # masks are built on the CPU (see MaskedConv2d)
-    return (idx * num_groups) // per_chunk
+    return per_chunk
+
+
+def check_center_mask(in_channels: int, out_channels: int, num_groups: int, mask_type: str,
+                      in_chunks: int = 1, out_chunks: int = 1) -> None:
+    """Raise ValueError where :func:`center_mask` would, without building anything."""
+    if mask_type not in ("A", "B"):
+        raise ValueError(f"mask_type must be 'A' or 'B', got {mask_type!r}")
+    _channels_per_chunk(out_channels, num_groups, out_chunks)
+    _channels_per_chunk(in_channels, num_groups, in_chunks)
 
 
 def center_mask(in_channels: int, out_channels: int, num_groups: int, mask_type: str,
                 in_chunks: int = 1, out_chunks: int = 1) -> torch.Tensor:
     """(out, in) 0/1 matrix of which input channels of the current pixel an output may read."""
-    if mask_type not in ("A", "B"):
-        raise ValueError(f"mask_type must be 'A' or 'B', got {mask_type!r}")
+    check_center_mask(in_channels, out_channels, num_groups, mask_type, in_chunks, out_chunks)
     g_out = channel_groups(out_channels, num_groups, out_chunks)[:, None]
     g_in = channel_groups(in_channels, num_groups, in_chunks)[None, :]
     allowed = g_in < g_out if mask_type == "A" else g_in <= g_out
@@ -65,15 +78,18 @@ class MaskedConv2d(nn.Conv2d):
         super().__init__(in_channels, out_channels, (kh, kw), padding=(kh // 2, kw // 2), bias=bias)
         self.mask_type = mask_type
         self.num_groups = num_groups
-        # Built on the CPU whatever the default device, then moved: under torch.device("meta") (the
-        # parameter counts of `pixelar models`) every integer op would otherwise go through
-        # torch's Python reference implementations, ~6 ms each.
-        mask = torch.zeros(out_channels, in_channels, kh, kw, device="cpu")
-        mask[:, :, : kh // 2, :] = 1.0                      # every row above the centre
-        mask[:, :, kh // 2, : kw // 2] = 1.0                # centre row, left of the centre
-        mask[:, :, kh // 2, kw // 2] = center_mask(in_channels, out_channels, num_groups, mask_type,
-                                                   in_chunks, out_chunks)
-        self.register_buffer("mask", mask.to(self.weight.device), persistent=False)
+        check_center_mask(in_channels, out_channels, num_groups, mask_type, in_chunks, out_chunks)
+        mask = torch.zeros(out_channels, in_channels, kh, kw)
+        # A meta tensor (torch.device("meta"): `pixelar models` counts parameters, checkpoints are
+        # sized before loading) holds no values, so the mask's arithmetic is skipped there: on meta
+        # each integer op goes through torch's Python reference implementations (~6 ms each, half
+        # of `pixelar models`), and building it on the CPU instead would allocate a weight's size.
+        if mask.device.type != "meta":
+            mask[:, :, : kh // 2, :] = 1.0                      # every row above the centre
+            mask[:, :, kh // 2, : kw // 2] = 1.0                # centre row, left of the centre
+            mask[:, :, kh // 2, kw // 2] = center_mask(in_channels, out_channels, num_groups, mask_type,
+                                                       in_chunks, out_chunks)
+        self.register_buffer("mask", mask, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.conv2d(x, self.weight * self.mask, self.bias, self.stride, self.padding)
