@@ -26,7 +26,7 @@ def exhaustive_cost(model, factor) -> float:
 # The checks whose one image copy keeps over 3.5 GB for the backward (measured with the oracle's
 # saved-tensor probe, 2026-12-04): PixelSNAIL `imagenet64` (4.6 GB; 14.7 GB resident at peak), O(TN)
 # video `robot` (8.6 GB per 18-frame clip; 10.6 GB resident) and the Grayscale PixelCNN `celeba128`
-# (3.6 GB). Every other check seen stayed under 7 GB resident. The first two at once were
+# (3.6 GB; 19.6 GB resident). Every other check seen stayed under 7 GB resident. The first two at once were
 # OOM-killed on the 24 GB machine, so under `make test-slow` (--dist loadgroup) these share one
 # worker and run one after the other.
 LARGE_MEMORY = {("pixelsnail", "imagenet64"), ("video_pixelcnn_otn", "robot"), ("grayscale_pixelcnn", "celeba128")}
