@@ -78,13 +78,14 @@ class MaskedConv2d(nn.Conv2d):
         super().__init__(in_channels, out_channels, (kh, kw), padding=(kh // 2, kw // 2), bias=bias)
         self.mask_type = mask_type
         self.num_groups = num_groups
-        check_center_mask(in_channels, out_channels, num_groups, mask_type, in_chunks, out_chunks)
         mask = torch.zeros(out_channels, in_channels, kh, kw)
         # A meta tensor (torch.device("meta"): `pixelar models` counts parameters, checkpoints are
         # sized before loading) holds no values, so the mask's arithmetic is skipped there: on meta
         # each integer op goes through torch's Python reference implementations (~6 ms each, half
         # of `pixelar models`), and building it on the CPU instead would allocate a weight's size.
-        if mask.device.type != "meta":
+        if mask.device.type == "meta":
+            check_center_mask(in_channels, out_channels, num_groups, mask_type, in_chunks, out_chunks)
+        else:                                                   # center_mask runs the same checks
             mask[:, :, : kh // 2, :] = 1.0                      # every row above the centre
             mask[:, :, kh // 2, : kw // 2] = 1.0                # centre row, left of the centre
             mask[:, :, kh // 2, kw // 2] = center_mask(in_channels, out_channels, num_groups, mask_type,
