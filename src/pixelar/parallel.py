@@ -42,6 +42,15 @@ def init_from_env(device: str = "cpu") -> DistContext:
     return DistContext(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
 
 
+def shutdown(ctx: DistContext) -> None:
+    """Leave the process group together: every rank waits for the others, then frees its gloo/NCCL
+    threads. Without this a rank that finished first (rank 0 still writing its checkpoint) exits with
+    live gloo threads, and the C++ runtime aborts it ("terminate called without an active exception")."""
+    if ctx.enabled and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def device_for(ctx: DistContext, device: str) -> str:
     """cuda -> this process's GPU (cuda:LOCAL_RANK); other devices unchanged."""
     if device == "cuda" and ctx.enabled:

@@ -56,7 +56,7 @@ def check_run_dir(out: Path, resume: bool, force: bool) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from ..parallel import device_for, init_from_env
+    from ..parallel import device_for, init_from_env, shutdown
     from ..training.lock import RunLock
     from ..training.trainer import Trainer
     if args.steps is not None:
@@ -82,9 +82,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         if ctx.is_main:
             check_run_dir(out, args.resume, args.force)   # again, now that no other run can change it
-        return _train(args, ctx, model_cfg, train_cfg, options, out, lock, Trainer, run)
+        code = _train(args, ctx, model_cfg, train_cfg, options, out, lock, Trainer, run)
     finally:
         lock.release()
+    shutdown(ctx)     # only after a run that ended well: after an error the other ranks may never arrive
+    return code
 
 
 def _train(args, ctx, model_cfg, train_cfg, options, out, lock, trainer_class, run) -> int:
