@@ -93,7 +93,16 @@ class MaskedConv2d(nn.Conv2d):
         self.register_buffer("mask", mask, persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(x, self.weight * self.mask, self.bias, self.stride, self.padding)
+        # Rows below the centre are always masked to zero, so they are not multiplied at all: the
+        # kernel is cut to its top kh // 2 + 1 rows (3×3 -> 2×3: 6 of 9 taps; 7×7 -> 4×7: 28 of 49).
+        # With the symmetric padding p = kh // 2, output row i of the cut kernel reads input rows
+        # i - p .. i, exactly the rows the full kernel reads through its non-zero taps, and the
+        # p extra rows at the bottom (which would read the bottom padding) are dropped. Same sums
+        # over the same non-zero products, in a different order: equal to float rounding.
+        rows = self.kernel_size[0] // 2 + 1
+        weight = self.weight[:, :, :rows] * self.mask[:, :, :rows]
+        out = F.conv2d(x, weight, self.bias, self.stride, self.padding)
+        return out[:, :, : x.shape[2]] if rows > 1 else out
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", mask_type={self.mask_type}, num_groups={self.num_groups}"
