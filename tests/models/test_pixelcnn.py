@@ -62,3 +62,22 @@ def test_meta_masked_conv_skips_the_mask_but_not_its_checks():
             MaskedConv2d(2, 6, 3, "A", num_groups=3)
         with pytest.raises(ValueError, match="mask_type"):
             MaskedConv2d(6, 6, 3, "C", num_groups=3)
+
+
+@pytest.mark.parametrize("kernel", [(3, 3), (7, 7), (5, 3), (1, 3), 1])
+@pytest.mark.parametrize("mask_type", ["A", "B"])
+@pytest.mark.parametrize("groups", [1, 3])
+def test_the_cut_kernel_equals_the_full_masked_kernel(kernel, mask_type, groups):
+    """MaskedConv2d multiplies only the kernel rows at and above the centre (the rows below are
+    masked to zero): output and both gradients equal the full k×k masked convolution (float64)."""
+    torch.manual_seed(0)
+    conv = MaskedConv2d(6, 9, kernel, mask_type, num_groups=groups).double()
+    x = torch.randn(2, 6, 7, 10, dtype=torch.float64, requires_grad=True)
+    full = torch.nn.functional.conv2d(x, conv.weight * conv.mask, conv.bias, padding=conv.padding)
+    cut = conv(x)
+    assert cut.shape == full.shape == (2, 9, 7, 10)
+    g = torch.randn_like(full)
+    for a, b in zip(torch.autograd.grad(cut, (x, conv.weight, conv.bias), g),
+                    torch.autograd.grad(full, (x, conv.weight, conv.bias), g)):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+    torch.testing.assert_close(cut, full, rtol=0, atol=1e-12)
