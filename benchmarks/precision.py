@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/precision.py [--model pixelcnn_pp] [--preset small] [--device cpu]
 
 CPU: fp32 and bf16. With --device cuda: fp32, bf16 and fp16 (with loss scaling).
-Each figure: the median images/s of --rounds rounds of --steps steps of batch --batch at 32×32×3,
-after 2 warm-up steps; the precisions alternate within every round (same initial weights, same
+Each figure: the median images/s of --rounds rounds of --steps steps of batch --batch of random
+images of the preset's shape and number of levels, after 2 warm-up steps; the precisions alternate within every round (same initial weights, same
 data), so the machine's noise hits them alike. bf16 pays off only where the CPU has native bf16
 matrix units (AMX-BF16, AVX-512-BF16): the first line names the CPU's extensions.
 """
@@ -41,12 +41,14 @@ def main() -> None:
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    shape_cfg, _ = pixelar.registry.resolve(args.model, args.preset)
+    c, size, levels = shape_cfg.image_channels, shape_cfg.image_size, shape_cfg.num_levels
     rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, (args.batch * (args.steps * args.rounds + 3), 32, 32, 3), dtype=np.uint8)
-    data = ArrayDataset(images, None, DatasetInfo("random", 3, 32, 256))
+    images = rng.integers(0, levels, (args.batch * (args.steps * args.rounds + 3), size, size, c), dtype=np.uint8)
+    data = ArrayDataset(images, None, DatasetInfo("random", c, size, levels))
     precisions = ["fp32", "bf16"] + (["fp16"] if args.device.startswith("cuda") else [])
     device_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else describe(torch.get_num_threads())
-    print(f"{args.model} {args.preset}, batch {args.batch}, 32x32x3, {device_name}", flush=True)
+    print(f"{args.model} {args.preset}, batch {args.batch}, {size}x{size}x{c}, {levels} levels, {device_name}", flush=True)
     with tempfile.TemporaryDirectory() as out:
         trainers = {}
         for precision in precisions:       # the same initial weights for every precision
