@@ -28,9 +28,11 @@ def _rgb(image_size: int) -> dict[str, Any]:
 @preset
 def row_lstm_mnist() -> Preset:
     return Preset(model_class=RowLSTMPixelRNN,
-                  model=RowLSTMConfig(**_binary(28), hidden=16, num_layers=7, output_features=32),
+                  # Text silent on the size. h=16 (the Diagonal BiLSTM's) levelled off at 81.53 nats,
+                  # its training NLL equal to its test NLL (benchmarks/table4_runs/row_lstm-mnist-h16).
+                  model=RowLSTMConfig(**_binary(28), hidden=32, num_layers=7, output_features=32),
                   train=_RMSPROP, dataset="binarized_mnist",
-                  description="PixelRNN Table 4 Row LSTM, binarized MNIST: 7 layers, h=16, sigmoid (paper: 80.54 nats)")
+                  description="PixelRNN Table 4 Row LSTM, binarized MNIST: 7 layers, h=32, sigmoid (paper: 80.54 nats)")
 
 
 @preset(default=True)
