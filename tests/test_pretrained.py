@@ -55,11 +55,20 @@ def test_the_shipped_manifest_matches_its_files():
     for name, e in entries.items():
         folder = pretrained.checkpoint_dir(name)            # every sha256, no stray file
         assert set(e["files"]) == {p.name for p in folder.iterdir()}
-        for key in ("model", "training_data", "steps", "wall_seconds", "train_command", "figure_command"):
+        for key in ("model", "preset", "training_data", "steps", "wall_seconds", "train_command", "figure_command"):
             assert e[key] not in (None, ""), (name, key)
+        pixelar.registry.get_preset(e["model"], e["preset"])   # a preset that exists
         assert e["figure"]["value"] == e["figure"][e["figure"]["metric"]]
         assert e["figure_command"].startswith(f"pixelar eval --checkpoint pretrained:{name} ")
         assert all((folder / f).stat().st_size < 8 * 2 ** 20 for f in e["files"])
+
+
+def test_the_script_reads_the_preset_of_a_table4_run(tmp_path):
+    run = tmp_path / "diagonal_bilstm-mnist"
+    (run / "checkpoints" / "step_00000007").mkdir(parents=True)
+    (run / "table4.json").write_text(json.dumps({"model": "diagonal_bilstm/mnist", "steps": 7}))
+    record = _add_pretrained().run_record(run / "checkpoints" / "step_00000007", run / "checkpoints" / "step_00000007")
+    assert record == {"preset": "mnist"}
 
 
 def test_the_script_records_files_and_the_figure_its_command_prints(use_shelf, capsys):
