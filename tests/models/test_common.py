@@ -1,6 +1,7 @@
 """The oracles of DESIGN.md for every registered model and preset (at a reduced image size)."""
 from __future__ import annotations
 
+import copy
 import dataclasses
 import itertools
 import math
@@ -166,3 +167,27 @@ def test_training_loss_is_the_exact_nll_unless_declared(name, preset):
         loss = model.training_nll(model.training_output(x, cond, torch.Generator().manual_seed(0)), x)
         torch.manual_seed(1)
         assert torch.equal(loss, -model.log_prob(x, cond))
+
+
+@pytest.mark.parametrize("name,preset", PRESETS)
+def test_channels_last_gives_the_same_log_probs_and_gradients(name, preset):
+    """train.memory_format=channels_last changes only the strides of the 4-D weights (and so of the
+    activations): the same sums in another order, equal to float32 rounding; a layer that read
+    storage assuming row-major strides (as_strided) would be off by the size of the values."""
+    torch.manual_seed(0)
+    model = reduced(name, preset, image_size=SIZE).eval()
+    nhwc = copy.deepcopy(model).to(memory_format=torch.channels_last)
+    assert all(p.is_contiguous(memory_format=torch.channels_last) for p in nhwc.parameters() if p.dim() == 4)
+    x = torch.randint(0, model.config.num_levels, (2, *model.image_shape), dtype=torch.uint8)
+    cond = torch.tensor([0, 1]) if model.config.num_classes else None
+    grads = []
+    for m in (model, nhwc):
+        lp = m.log_prob(x, cond)
+        lp.sum().backward()
+        grads.append((lp.detach(), [p.grad for p in m.parameters()]))
+    torch.testing.assert_close(grads[1][0], grads[0][0], rtol=1e-5, atol=1e-4)   # nats per image
+    for a, b in zip(grads[0][1], grads[1][1]):
+        if a is None:
+            assert b is None
+        else:
+            torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-4 * (1 + float(a.abs().max())))

@@ -119,6 +119,25 @@ def test_gradient_accumulation_equals_the_large_batch(tmp_path):
         assert torch.allclose(a, b, atol=1e-6, rtol=0), k
 
 
+def test_channels_last_trains_like_contiguous_and_resumes_either_way(tmp_path):
+    """train.memory_format=channels_last: the same losses and weights as the contiguous run, to
+    float32 rounding; its checkpoints are plain (contiguous) files that resume in either layout."""
+    data = random_dataset(10, size=6)
+    plain = Trainer(_model(), _cfg(), data, tmp_path / "plain", progress=False)
+    plain.run(steps=6)
+    nhwc = Trainer(_model(), _cfg(memory_format="channels_last"), data, tmp_path / "nhwc", progress=False)
+    kernels = [p for p in nhwc.model.parameters() if p.dim() == 4 and p.shape[1] > 1 and p.shape[2] * p.shape[3] > 1]
+    assert kernels and not any(p.is_contiguous() for p in kernels)
+    nhwc.run(steps=4)           # a log window ends here (log_every=2), so the rows line up
+    back = Trainer(_model(), _cfg(), data, tmp_path / "nhwc", progress=False)   # resumed contiguous
+    back.resume()
+    back.run(steps=6)
+    for (k, a), (_, b) in zip(plain.model.state_dict().items(), back.model.state_dict().items()):
+        torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5, msg=k)
+    rows = lambda d: [r["train_bpd"] for r in map(json.loads, (d / "metrics.jsonl").read_text().splitlines())]
+    assert rows(tmp_path / "nhwc") == pytest.approx(rows(tmp_path / "plain"), rel=1e-5)
+
+
 def test_bf16_autocast_trains_with_fp32_log_probs(tmp_path):
     data = random_dataset(16, size=6)
     t = Trainer(_model(), _cfg(precision="bf16", ema=0.0), data, tmp_path, progress=False)

@@ -92,6 +92,8 @@ class Trainer:
             raise PixelarError(f"--log-every-seconds must be a positive number, got {log_every_seconds}")
         self.ctx = dist_ctx or DistContext()
         self.model = model.to(device)
+        if cfg.memory_format == "channels_last":   # only strides change: the same network, the same sums
+            self.model.to(memory_format=torch.channels_last)
         # what the forward pass goes through: model.training_output (wrapped in DDP when distributed)
         self.net: torch.nn.Module = TrainingForward(self.model)
         self.cfg = cfg
