@@ -1,6 +1,8 @@
-"""Training throughput by precision (the network under autocast; log-likelihoods always fp32).
+"""Training throughput by precision (the network under autocast; log-likelihoods always fp32) and
+memory format (train.memory_format: contiguous NCHW or channels_last NHWC weights and activations).
 
     .venv/bin/python benchmarks/precision.py [--model pixelcnn_pp] [--preset small] [--device cpu]
+        [--layouts contiguous,channels_last]
 
 CPU: fp32 and bf16. With --device cuda: fp32, bf16 and fp16 (with loss scaling).
 Each figure: the median images/s of --rounds rounds of --steps steps of batch --batch of random
@@ -38,6 +40,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=3, help="steps per measured round")
     ap.add_argument("--rounds", type=int, default=3, help="rounds; the precisions alternate within each")
     ap.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch's default)")
+    ap.add_argument("--layouts", default="contiguous", help="train.memory_format values, comma-separated")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -47,33 +50,37 @@ def main() -> None:
     images = rng.integers(0, levels, (args.batch * (args.steps * args.rounds + 3), size, size, c), dtype=np.uint8)
     data = ArrayDataset(images, None, DatasetInfo("random", c, size, levels))
     precisions = ["fp32", "bf16"] + (["fp16"] if args.device.startswith("cuda") else [])
+    layouts = args.layouts.split(",")
     device_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else describe(torch.get_num_threads())
     print(f"{args.model} {args.preset}, batch {args.batch}, {size}x{size}x{c}, {levels} levels, {device_name}", flush=True)
+    runs = [(p, layout) for layout in layouts for p in precisions]
     with tempfile.TemporaryDirectory() as out:
         trainers = {}
-        for precision in precisions:       # the same initial weights for every precision
+        for precision, layout in runs:       # the same initial weights for every run
             torch.manual_seed(0)
             model_cfg, train_cfg = pixelar.registry.resolve(args.model, args.preset)
             model = pixelar.registry.entry(args.model).model_class(model_cfg)
-            cfg = TrainConfig(**{**train_cfg.__dict__, "precision": precision, "batch_size": args.batch,
-                                 "checkpoint_every": 10 ** 9, "ema": 0.0})
-            trainers[precision] = Trainer(model, cfg, data, f"{out}/{precision}", device=args.device, progress=False)
-            trainers[precision].run(steps=2)     # warm-up (and data-dependent init)
-        rates: dict[str, list[float]] = {p: [] for p in precisions}
+            cfg = TrainConfig(**{**train_cfg.__dict__, "precision": precision, "memory_format": layout,
+                                 "batch_size": args.batch, "checkpoint_every": 10 ** 9, "ema": 0.0})
+            key = (precision, layout)
+            trainers[key] = Trainer(model, cfg, data, f"{out}/{precision}-{layout}", device=args.device,
+                                    progress=False)
+            trainers[key].run(steps=2)     # warm-up (and data-dependent init)
+        rates: dict[tuple[str, str], list[float]] = {k: [] for k in runs}
         for _ in range(args.rounds):             # alternated, so that the machine's noise hits all alike
-            for precision, t in trainers.items():
+            for key, t in trainers.items():
                 if args.device.startswith("cuda"):
                     torch.cuda.synchronize()
                 start = time.perf_counter()
                 t.run(steps=t.step + args.steps)
                 if args.device.startswith("cuda"):
                     torch.cuda.synchronize()
-                rates[precision].append(args.batch * args.steps / (time.perf_counter() - start))
-    fp32 = statistics.median(rates["fp32"])
-    for precision, r in rates.items():
+                rates[key].append(args.batch * args.steps / (time.perf_counter() - start))
+    base = statistics.median(rates[runs[0]])
+    for (precision, layout), r in rates.items():
         med = statistics.median(r)
-        print(f"  {precision}: {med:.2f} images/s (median of {args.rounds} rounds of {args.steps} steps; "
-              f"{med / fp32:.2f}x fp32)")
+        print(f"  {precision} {layout}: {med:.2f} images/s (median of {args.rounds} rounds of {args.steps} steps; "
+              f"{med / base:.2f}x {runs[0][0]} {runs[0][1]})")
     print(f"  load average after: {load_average()}")
 
 

@@ -33,7 +33,7 @@ class TrainConfig:
     accumulate: int = 1            # micro-batches whose gradients are summed into one step
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"   # network autocast; log-probs stay fp32
     # The layout of the 4-D weights, and so of every convolution's output: channels_last (NHWC) lets
-    # oneDNN skip its reorders on the CPU (benchmarks/memory_format.py); the values are the same.
+    # oneDNN skip its reorders on the CPU (benchmarks/precision.py --layouts); the values are the same.
     memory_format: Literal["contiguous", "channels_last"] = "contiguous"
     eval_batch_size: int = 64
     seed: int = 0
