@@ -80,7 +80,7 @@ class RowLSTM(nn.Module):
         extra = None if bias is None else bias.permute(1, 2, 0, 3).reshape(1, 4 * h_, -1)   # columns (row, n, j)
         # conv1d weight (4h, h, k) -> (1, 4h, k·h): tap-major, as the scan unfolds the previous row
         w_ss = self.state_to_state.weight.permute(0, 2, 1).reshape(1, 4 * h_, k * h_)
-        out = LSTMScan.apply(x.contiguous(), w_in[None], extra, w_ss, self.h0.view(1, h_), self.c0.view(1, h_),
+        out = LSTMScan.apply(x, w_in[None], extra, w_ss, self.h0.view(1, h_), self.c0.view(1, h_),
                              row_plan(n, h_, height, width, k, pad + 1))
         return out.squeeze(1)                                  # (N, h, H, W), a strided view
 

@@ -251,10 +251,8 @@ class LSTMScan(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, w_in, extra, w_ss, h0, c0, plan: ScanPlan):
-        # as_strided below assumes row-major storage: a channels_last (or any strided) input is
-        # copied first (a no-op for the contiguous tensors the layers pass).
-        x = x.contiguous()
-        extra = None if extra is None else extra.contiguous()
+        # as_strided below assumes row-major storage: a channels_last (or other strided) input is copied
+        x, extra = x.contiguous(), None if extra is None else extra.contiguous()
         d, k, n, h, tot = plan.d, plan.taps, plan.n, plan.hidden, plan.tot
         g, kh = 4 * h, plan.taps * plan.hidden
         hd, hch, hn, hp = hv = plan.hstr
