@@ -36,13 +36,18 @@ SHIPPED = ("config.json", "model.safetensors", "ema.safetensors")
 def run_record(given: Path, checkpoint: Path) -> dict:
     """The run.json of the run that wrote ``checkpoint`` (given as the run directory, or the
     checkpoint inside RUN/checkpoints/), {} when there is none: its preset and --set overrides.
-    A table4_binarized_mnist.py run has no run.json; its table4.json names the preset ("model/preset")."""
+    A table4_binarized_mnist.py run has no run.json; its table4.json names the preset ("model/preset")
+    and, where it records them, the --set overrides."""
     for folder in (given, checkpoint.parent.parent):
         if (folder / "run.json").is_file():
             return json.loads((folder / "run.json").read_text())
         if (folder / "table4.json").is_file():
-            spec = json.loads((folder / "table4.json").read_text()).get("model", "")
-            return {"preset": spec.partition("/")[2]} if "/" in spec else {}
+            ledger = json.loads((folder / "table4.json").read_text())
+            spec = ledger.get("model", "")
+            record = {"preset": spec.partition("/")[2]} if "/" in spec else {}
+            if "overrides" in ledger:
+                record["overrides"] = ledger["overrides"]
+            return record
     return {}
 
 

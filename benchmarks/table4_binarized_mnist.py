@@ -69,6 +69,7 @@ def run_one(spec: str, args: argparse.Namespace, train: Any, test: Any) -> dict:
                       log=lambda m: print(m, flush=True))
     ledger_path = out / "table4.json"
     ledger = json.loads(ledger_path.read_text()) if ledger_path.exists() else {"train_seconds": 0.0}
+    ledger["overrides"] = overrides   # add_pretrained.py records them with the checkpoint
     if ckpt.checkpoint_dirs(out):
         print(f"{spec}: resuming from {trainer.resume().name}", flush=True)
     result = {"step": trainer.step, "seconds": 0.0}

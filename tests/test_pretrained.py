@@ -69,6 +69,9 @@ def test_the_script_reads_the_preset_of_a_table4_run(tmp_path):
     (run / "table4.json").write_text(json.dumps({"model": "diagonal_bilstm/mnist", "steps": 7}))
     record = _add_pretrained().run_record(run / "checkpoints" / "step_00000007", run / "checkpoints" / "step_00000007")
     assert record == {"preset": "mnist"}
+    (run / "table4.json").write_text(json.dumps({"model": "diagonal_bilstm/mnist", "overrides": {"train.ema": 0.9995}}))
+    record = _add_pretrained().run_record(run, run / "checkpoints" / "step_00000007")
+    assert record == {"preset": "mnist", "overrides": {"train.ema": 0.9995}}
 
 
 def test_the_script_records_files_and_the_figure_its_command_prints(use_shelf, capsys):
